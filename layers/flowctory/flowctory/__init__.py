@@ -1,0 +1,1 @@
+"""Flowctory's shared package: settings, domain logic, adapters and HTTP glue for every function."""

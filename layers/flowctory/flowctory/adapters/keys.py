@@ -1,0 +1,72 @@
+"""The single table's key layout: the one module that knows how items are addressed.
+
+| item               | pk                              | sk                 |
+|--------------------|---------------------------------|--------------------|
+| user profile       | USER#<user_id>                  | PROFILE            |
+| email uniqueness   | EMAIL#<normalised email>        | EMAIL              |
+| social identity    | IDP#<provider>#<subject>        | IDP                |
+| TikTok account     | USER#<user_id>                  | TIKTOK#<open_id>   |
+| post               | USER#<user_id>                  | POST#<post_id>     |
+| subscription       | USER#<user_id>                  | SUBSCRIPTION       |
+| processed webhook  | WEBHOOK#<provider>#<event_id>   | WEBHOOK            |
+| rate-limit counter | RATE#<kind>#<key>               | RATE               |
+
+Waiting posts also carry due_pk = DUE#<shard>, due_sk = <scheduled_at ISO>#<post_id> (DueIndex).
+"""
+
+import zlib
+from typing import TypedDict
+
+DUE_INDEX = "DueIndex"
+DUE_SHARDS = 4
+
+
+class Key(TypedDict):
+    pk: str
+    sk: str
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def profile_key(user_id: str) -> Key:
+    return {"pk": user_pk(user_id), "sk": "PROFILE"}
+
+
+def email_key(normalised_email: str) -> Key:
+    return {"pk": f"EMAIL#{normalised_email}", "sk": "EMAIL"}
+
+
+def identity_key(provider: str, subject: str) -> Key:
+    return {"pk": f"IDP#{provider}#{subject}", "sk": "IDP"}
+
+
+def tiktok_account_key(user_id: str, open_id: str) -> Key:
+    return {"pk": user_pk(user_id), "sk": f"TIKTOK#{open_id}"}
+
+
+def post_key(user_id: str, post_id: str) -> Key:
+    return {"pk": user_pk(user_id), "sk": f"POST#{post_id}"}
+
+
+def subscription_key(user_id: str) -> Key:
+    return {"pk": user_pk(user_id), "sk": "SUBSCRIPTION"}
+
+
+def webhook_key(provider: str, event_id: str) -> Key:
+    return {"pk": f"WEBHOOK#{provider}#{event_id}", "sk": "WEBHOOK"}
+
+
+def rate_key(kind: str, key: str) -> Key:
+    return {"pk": f"RATE#{kind}#{key}", "sk": "RATE"}
+
+
+def due_keys(post_id: str, scheduled_at_iso: str) -> dict[str, str]:
+    """GSI attributes of a waiting post; the shard spreads writes so no partition runs hot."""
+    shard = zlib.crc32(post_id.encode()) % DUE_SHARDS
+    return {"due_pk": f"DUE#{shard}", "due_sk": f"{scheduled_at_iso}#{post_id}"}
+
+
+def due_partitions() -> list[str]:
+    return [f"DUE#{shard}" for shard in range(DUE_SHARDS)]

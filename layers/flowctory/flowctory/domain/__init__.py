@@ -1,0 +1,1 @@
+"""Domain logic: pure functions over ports, no AWS or HTTP imports."""

@@ -1,0 +1,1 @@
+"""Pydantic models: API requests/responses, events, and table items."""

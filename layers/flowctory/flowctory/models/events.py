@@ -1,0 +1,12 @@
+"""Payloads of asynchronous invocations (the `Input` of EventBridge Scheduler schedules)."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PublishPostEvent(BaseModel):
+    """What a post's one-time schedule passes to the upload function."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str = Field(min_length=1)
+    post_id: str = Field(min_length=1)

@@ -1,0 +1,104 @@
+"""Typed settings read from the environment variables that template.yaml gives each function.
+
+Field names are the environment variable names, so a contract test can check that the template
+provides every required one. Settings are loaded on first use and cached, never at import.
+"""
+
+import os
+from functools import lru_cache
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+
+from flowctory.errors import ConfigurationError
+
+
+class CommonSettings(BaseModel):
+    """What every function needs (template Globals)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    POWERTOOLS_SERVICE_NAME: str = Field(min_length=1)
+    STAGE: str = Field(min_length=1)
+    TABLE_NAME: str = Field(min_length=1)
+    WEB_ORIGIN: str = Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?$")
+
+    @property
+    def is_local(self) -> bool:
+        """True when served over plain http (the sandbox): cookies then drop Secure and prefixes."""
+        return self.WEB_ORIGIN.startswith("http://")
+
+
+class MediaSettings(BaseModel):
+    """The media bucket and how long a video may stay in it."""
+
+    MEDIA_BUCKET: str = Field(min_length=1)
+    VIDEO_RETENTION_HOURS: PositiveInt = Field(default=24, le=24)
+
+
+class SchedulerSettings(BaseModel):
+    """Where one-time post schedules go and what they invoke."""
+
+    SCHEDULE_GROUP: str = Field(min_length=1)
+    SCHEDULER_ROLE_ARN: str = Field(min_length=1)
+    UPLOAD_FUNCTION_ARN: str = Field(min_length=1)
+    DEAD_LETTER_QUEUE_ARN: str = Field(min_length=1)
+
+
+class TikTokSettings(BaseModel):
+    """The TikTok app; base URLs are overridden only by the sandbox (simulator)."""
+
+    TIKTOK_CLIENT_KEY: str = ""
+    TIKTOK_SECRET_ARN: str = Field(min_length=1)
+    TIKTOK_API_BASE_URL: str = "https://open.tiktokapis.com"
+    TIKTOK_AUTH_BASE_URL: str = "https://www.tiktok.com"
+
+
+class AuthSettings(CommonSettings):
+    SESSION_SECRET_ARN: str = Field(min_length=1)
+    GOOGLE_CLIENT_ID: str = ""
+    GOOGLE_SECRET_ARN: str = Field(min_length=1)
+    FACEBOOK_APP_ID: str = ""
+    FACEBOOK_SECRET_ARN: str = Field(min_length=1)
+    MAIL_FROM: str = Field(min_length=3)
+
+
+class TikTokOAuthSettings(CommonSettings, TikTokSettings):
+    SESSION_SECRET_ARN: str = Field(min_length=1)
+    KMS_KEY_ID: str = Field(min_length=1)
+    SCHEDULE_GROUP: str = Field(min_length=1)
+
+
+class ScheduleSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSettings):
+    SESSION_SECRET_ARN: str = Field(min_length=1)
+    KMS_KEY_ID: str = Field(min_length=1)
+
+
+class UploadSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSettings):
+    KMS_KEY_ID: str = Field(min_length=1)
+
+
+class WebhooksSettings(CommonSettings, SchedulerSettings, TikTokSettings):
+    STRIPE_SECRET_ARN: str = Field(min_length=1)
+
+
+class PurgeSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSettings):
+    STRIPE_SECRET_ARN: str = Field(min_length=1)
+    KMS_KEY_ID: str = Field(min_length=1)
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+@lru_cache
+def load_settings(model: type[SettingsT]) -> SettingsT:
+    """Read `model` from the environment once.
+
+    Raises:
+        ConfigurationError: naming each missing or invalid variable (never its value).
+    """
+    try:
+        return model.model_validate(dict(os.environ))
+    except ValidationError as error:
+        problems = ", ".join(f"{'.'.join(map(str, e['loc']))} ({e['msg']})" for e in error.errors())
+        raise ConfigurationError(f"missing or invalid environment variable(s): {problems}") from None
