@@ -16,6 +16,8 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="test",
 )
 
+import io  # noqa: E402
+import logging  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
@@ -25,6 +27,7 @@ from moto import mock_aws  # noqa: E402
 
 from flowctory import wiring  # noqa: E402
 from flowctory.adapters import aws as aws_clients  # noqa: E402
+from flowctory.observability import logger  # noqa: E402
 from sandbox.stack import LocalStack, bootstrap  # noqa: E402
 
 
@@ -44,13 +47,18 @@ def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
 
 
+# One boto3 Session for the bootstrap of every test: creating clients from a cached Session costs
+# a tenth of creating them from a new one.
+BOOTSTRAP_SESSION = boto3.session.Session()
+
+
 @pytest.fixture
 def aws() -> Iterator[LocalStack]:
     """moto with every resource of template.yaml created by the sandbox's bootstrap."""
     with mock_aws():
         aws_clients.reset()
         wiring.reset()
-        yield bootstrap(boto3.session.Session())
+        yield bootstrap(BOOTSTRAP_SESSION)
     aws_clients.reset()
     wiring.reset()
 
@@ -67,3 +75,14 @@ def function_env(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Callable[[
         return environment
 
     return use
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything the Powertools logger writes during the test, formatted as in production (JSON lines)."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield buffer
+    logger.removeHandler(handler)
