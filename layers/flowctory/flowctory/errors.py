@@ -55,3 +55,7 @@ class UpstreamError(AppError):
 
 class ConfigurationError(RuntimeError):
     """The deployment is misconfigured (a missing setting or secret). A bug, not a client error."""
+
+
+class UndecryptableSecret(Exception):
+    """A sealed secret does not decrypt under its context: moved to another item, tampered, or the key is gone."""

@@ -1,0 +1,65 @@
+"""Sealing a TikTok account's token pair: one KMS call each way, bound to the user and the account.
+
+Both tokens are sealed together so a publish costs exactly one KMS decrypt. The encryption
+context names the user, the TikTok account and the purpose, so a ciphertext copied onto another
+user's or another account's item cannot be decrypted (promise P05).
+"""
+
+import json
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from flowctory.ports import TokenCipher
+
+PURPOSE = "tiktok-tokens"
+
+
+class TokenPair(BaseModel):
+    """A TikTok access/refresh token pair with the lifetimes TikTok gave for them (never assumed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    access_token: SecretStr
+    refresh_token: SecretStr
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+    scopes: tuple[str, ...]
+
+
+def encryption_context(*, user_id: str, open_id: str) -> dict[str, str]:
+    return {"purpose": PURPOSE, "user_id": user_id, "open_id": open_id}
+
+
+def seal(cipher: TokenCipher, tokens: TokenPair, *, user_id: str, open_id: str) -> bytes:
+    secret_fields = {
+        "access_token": tokens.access_token.get_secret_value(),
+        "refresh_token": tokens.refresh_token.get_secret_value(),
+    }
+    plaintext = json.dumps(secret_fields, separators=(",", ":")).encode()
+    return cipher.encrypt(plaintext, context=encryption_context(user_id=user_id, open_id=open_id))
+
+
+def unseal(
+    cipher: TokenCipher,
+    ciphertext: bytes,
+    *,
+    user_id: str,
+    open_id: str,
+    access_expires_at: datetime,
+    refresh_expires_at: datetime,
+    scopes: tuple[str, ...],
+) -> TokenPair:
+    """The token pair sealed for this user and account.
+
+    Raises:
+        UndecryptableSecret: the ciphertext was sealed for another context.
+    """
+    secret_fields = json.loads(cipher.decrypt(ciphertext, context=encryption_context(user_id=user_id, open_id=open_id)))
+    return TokenPair(
+        access_token=secret_fields["access_token"],
+        refresh_token=secret_fields["refresh_token"],
+        access_expires_at=access_expires_at,
+        refresh_expires_at=refresh_expires_at,
+        scopes=scopes,
+    )
