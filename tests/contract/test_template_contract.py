@@ -124,11 +124,13 @@ def test_p21_every_log_group_keeps_30_days():
 @pytest.mark.parametrize("function_id", sorted(f for f in FUNCTIONS if not is_http_function(f)))
 def test_asynchronous_functions_dead_letter_their_failures(function_id):
     properties = FUNCTIONS[function_id]["Properties"]
-    on_failure = properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
-    assert on_failure["Type"] == "SQS"
+    invoke_config = properties["EventInvokeConfig"]
+    assert {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"} <= set(invoke_config)
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
     for event in properties.get("Events", {}).values():
         if event["Type"] in {"ScheduleV2", "Schedule", "EventBridgeRule"}:
             assert "Arn" in event["Properties"]["DeadLetterConfig"]
+            assert {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"} <= set(event["Properties"]["RetryPolicy"])
 
 
 def test_layer_is_built_for_the_functions_architecture_and_runtime():
