@@ -24,6 +24,8 @@ def create_thing(body: CreateThing) -> dict[str, str]:
 
 @app.get("/errors/<kind>")
 def raise_error(kind: str) -> dict[str, str]:
+    if kind == "ValidationFailed":
+        raise errors.ValidationFailed({"body.caption": "At most 2200 characters."})
     error_class = {cls.__name__: cls for cls in errors.AppError.__subclasses__()}[kind]
     raise error_class("A message meant for the creator.")
 
@@ -55,6 +57,13 @@ def test_each_domain_error_maps_to_its_status_and_code(kind, status, code, lambd
     status_code, body, _ = call(http_api_event("GET", f"/errors/{kind}"), lambda_context)
     assert status_code == status
     assert body == {"error": {"code": code, "message": "A message meant for the creator."}}
+
+
+def test_domain_validation_failure_is_a_422_naming_each_field(lambda_context):
+    status, body, _ = call(http_api_event("GET", "/errors/ValidationFailed"), lambda_context)
+    assert status == 422
+    assert body["error"]["code"] == "validation_error"
+    assert body["error"]["fields"] == [{"field": "body.caption", "problem": "At most 2200 characters."}]
 
 
 def test_unexpected_error_is_a_500_with_request_id_and_no_internals(lambda_context, captured_logs):

@@ -43,6 +43,16 @@ class InvalidState(AppError):
     code = "invalid_state"
 
 
+class ValidationFailed(InvalidState):
+    """Domain rules refused some fields; `fields` maps each field path to what is wrong with it."""
+
+    code = "validation_error"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("Some fields are missing or invalid: " + ", ".join(fields) + ".")
+        self.fields = fields
+
+
 class RateLimited(AppError):
     code = "rate_limited"
 

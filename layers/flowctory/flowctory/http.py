@@ -88,7 +88,10 @@ def create_app() -> APIGatewayHttpResolver:
     def handle_app_error(error: errors.AppError) -> Response:
         status = status_for(error)
         logger.info("request refused", error_code=error.code, status=int(status))
-        return error_response(status, ErrorDetail(code=error.code, message=error.message))
+        fields = None
+        if isinstance(error, errors.ValidationFailed):
+            fields = [FieldProblem(field=name, problem=problem) for name, problem in error.fields.items()]
+        return error_response(status, ErrorDetail(code=error.code, message=error.message, fields=fields))
 
     @app.exception_handler(RequestValidationError)
     def handle_validation_error(error: RequestValidationError) -> Response:
