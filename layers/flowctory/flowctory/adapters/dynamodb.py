@@ -39,13 +39,13 @@ class TransactPut:
 
 @dataclass(frozen=True)
 class TransactCheck:
-    key: Mapping[str, str]
+    key: Mapping[str, Any]
     condition: str
 
 
 @dataclass(frozen=True)
 class TransactDelete:
-    key: Mapping[str, str]
+    key: Mapping[str, Any]
     condition: str | None = None
 
 
@@ -71,7 +71,7 @@ class SingleTable:
         expires_at = item.get("expires_at")
         return expires_at is None or int(expires_at) > self._now_epoch()
 
-    def get(self, key: Mapping[str, str], *, consistent: bool = False) -> Item | None:
+    def get(self, key: Mapping[str, Any], *, consistent: bool = False) -> Item | None:
         item = self.table.get_item(Key=dict(key), ConsistentRead=consistent).get("Item")
         return item if item is not None and self._is_live(item) else None
 
@@ -89,14 +89,15 @@ class SingleTable:
 
     def update(
         self,
-        key: Mapping[str, str],
+        key: Mapping[str, Any],
         *,
         set_values: Mapping[str, Any] | None = None,
+        add: Mapping[str, int] | None = None,
         remove: Sequence[str] = (),
         condition: ConditionBase | None = None,
         conflict_message: str = "The item changed meanwhile.",
     ) -> Item:
-        """Set and remove attributes, optionally under `condition`; returns the new item.
+        """Set, add to (counters) and remove attributes, optionally under `condition`; returns the new item.
 
         Raises:
             Conflict: the condition did not hold.
@@ -109,6 +110,11 @@ class SingleTable:
             values[f":s{index}"] = value
             clauses.append(f"#s{index} = :s{index}")
         expression = "SET " + ", ".join(clauses) if clauses else ""
+        if add:
+            for index, (name, amount) in enumerate(add.items()):
+                names[f"#a{index}"] = name
+                values[f":a{index}"] = amount
+            expression += " ADD " + ", ".join(f"#a{index} :a{index}" for index in range(len(add)))
         if remove:
             for index, name in enumerate(remove):
                 names[f"#r{index}"] = name
@@ -126,7 +132,7 @@ class SingleTable:
         response = self._conditional(lambda: self.table.update_item(**arguments), conflict_message)
         return dict(response["Attributes"])
 
-    def delete(self, key: Mapping[str, str], *, condition: ConditionBase | None = None) -> Item | None:
+    def delete(self, key: Mapping[str, Any], *, condition: ConditionBase | None = None) -> Item | None:
         """Delete the item and return what it held (None if there was none).
 
         Raises:
@@ -227,7 +233,7 @@ class SingleTable:
             raise
 
 
-def encode_cursor(key: Mapping[str, str]) -> str:
+def encode_cursor(key: Mapping[str, Any]) -> str:
     raw = json.dumps(dict(key), separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
