@@ -27,19 +27,28 @@ def http_api_event(
     source_ip: str = "127.0.0.1",
     user_agent: str = "flowctory-tests",
     request_id: str | None = None,
+    raw_path: str | None = None,
+    raw_query_string: str | None = None,
+    base64_body: bool | None = None,
 ) -> dict[str, Any]:
     """One payload-v2 event. Binary bodies are base64-encoded as API Gateway does; repeated query
-    parameters are joined with commas in `queryStringParameters`, as on AWS."""
+    parameters are joined with commas in `queryStringParameters`, as on AWS.
+
+    The local gateway passes what it received verbatim: `raw_path` and `raw_query_string` as sent
+    (still percent-encoded), and `base64_body` as decided from the request's content type. Left out,
+    `base64_body` encodes only bodies that are not valid UTF-8.
+    """
     lowered = {name.lower(): value for name, value in (headers or {}).items()}
-    lowered.setdefault("user-agent", user_agent)
+    if user_agent:
+        lowered.setdefault("user-agent", user_agent)
     if cookies:
         lowered["cookie"] = "; ".join(cookies)
     now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key or f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": urlencode(query or {}, doseq=True),
+        "rawPath": raw_path if raw_path is not None else path,
+        "rawQueryString": raw_query_string if raw_query_string is not None else urlencode(query or {}, doseq=True),
         "headers": lowered,
         "requestContext": {
             "accountId": ACCOUNT_ID,
@@ -51,7 +60,7 @@ def http_api_event(
                 "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
-                "userAgent": lowered["user-agent"],
+                "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": request_id or secrets.token_hex(8),
             "routeKey": route_key or f"{method} {path}",
@@ -70,12 +79,19 @@ def http_api_event(
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     if body is not None:
-        if isinstance(body, bytes):
+        raw = body.encode() if isinstance(body, str) else body
+        if base64_body is None:
+            if isinstance(body, str):
+                event["body"] = body
+                return event
             try:
-                event["body"] = body.decode("utf-8")
+                event["body"] = raw.decode("utf-8")
+                return event
             except UnicodeDecodeError:
-                event["body"] = base64.b64encode(body).decode()
-                event["isBase64Encoded"] = True
+                base64_body = True
+        if base64_body:
+            event["body"] = base64.b64encode(raw).decode()
+            event["isBase64Encoded"] = True
         else:
-            event["body"] = body
+            event["body"] = raw.decode("utf-8")
     return event
