@@ -1,12 +1,19 @@
-"""Auth API (API Gateway HTTP API): sign-up, sign-in, sessions, profile and data rights."""
+"""Auth API (API Gateway HTTP API): sign-up, sign-in (e-mail, Google, Facebook), sessions and the profile."""
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flowctory import access_log, sessions, wiring
+from flowctory.api import auth, me, oauth
 from flowctory.http import create_app
 from flowctory.observability import logger, metrics, tracer
 
 app = create_app()
+access_log.install(app)
+sessions.install(app, wiring.sessions)
+app.include_router(auth.router)
+app.include_router(oauth.router)
+app.include_router(me.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

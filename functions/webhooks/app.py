@@ -1,12 +1,40 @@
 """Webhooks (API Gateway HTTP API): Stripe and TikTok events, signature-verified and idempotent."""
 
+import base64
+
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flowctory import billing_wiring
+from flowctory.clock import utcnow
+from flowctory.domain import billing
 from flowctory.http import create_app
+from flowctory.models.billing import WebhookAck
 from flowctory.observability import logger, metrics, tracer
 
 app = create_app()
+
+
+def raw_body(event: APIGatewayProxyEventV2) -> bytes:
+    """The exact bytes the provider sent: signatures are computed over them, never over re-serialised JSON."""
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+
+
+@app.post("/webhooks/stripe")
+@tracer.capture_method
+def receive_stripe_event() -> WebhookAck:
+    event = app.current_event
+    outcome = billing.receive_stripe_webhook(
+        billing_wiring.billing(),
+        billing_wiring.webhook_ledger(),
+        payload=raw_body(event),
+        signature=event.headers.get("stripe-signature"),
+        now=utcnow(),
+    )
+    metrics.add_metric(name=f"StripeWebhook{outcome.capitalize()}", unit="Count", value=1)
+    return WebhookAck(outcome=outcome)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

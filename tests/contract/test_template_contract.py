@@ -22,6 +22,7 @@ FUNCTION_SETTINGS: dict[str, type[BaseModel]] = {
     "ScheduleFunction": settings.ScheduleSettings,
     "UploadFunction": settings.UploadSettings,
     "WebhooksFunction": settings.WebhooksSettings,
+    "BillingFunction": settings.BillingSettings,
     "PurgeFunction": settings.PurgeSettings,
 }
 

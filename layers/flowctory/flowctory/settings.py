@@ -22,6 +22,9 @@ class CommonSettings(BaseModel):
     STAGE: str = Field(min_length=1)
     TABLE_NAME: str = Field(min_length=1)
     WEB_ORIGIN: str = Field(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?$")
+    # Plans and limits as JSON (flowctory.plans); blank: the built-in defaults. In Globals, so that
+    # every function enforces the same limits.
+    PLANS_JSON: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -54,13 +57,31 @@ class TikTokSettings(BaseModel):
     TIKTOK_AUTH_BASE_URL: str = "https://www.tiktok.com"
 
 
-class AuthSettings(CommonSettings):
+class StripeSettings(BaseModel):
+    """Stripe keys (a secret holding {"api_key", "webhook_secret"}; blank api_key: billing off) and API base."""
+
+    STRIPE_SECRET_ARN: str = Field(min_length=1)
+    STRIPE_API_BASE: str = Field(default="https://api.stripe.com", pattern=r"^https?://[^/?#]+$")
+
+
+class SessionSettings(CommonSettings):
+    """What verifying a signed-in user's session needs (every HTTP function that serves users)."""
+
     SESSION_SECRET_ARN: str = Field(min_length=1)
+
+
+class AuthSettings(SessionSettings):
     GOOGLE_CLIENT_ID: str = ""
     GOOGLE_SECRET_ARN: str = Field(min_length=1)
+    GOOGLE_DISCOVERY_URL: str = "https://accounts.google.com/.well-known/openid-configuration"
     FACEBOOK_APP_ID: str = ""
     FACEBOOK_SECRET_ARN: str = Field(min_length=1)
+    FACEBOOK_AUTHORIZE_URL: str = "https://www.facebook.com/v21.0/dialog/oauth"
+    FACEBOOK_GRAPH_URL: str = "https://graph.facebook.com/v21.0"
     MAIL_FROM: str = Field(min_length=3)
+    # The privacy policy version users accept at sign-up (its "last updated" date); raising it flags
+    # every user who accepted an older one (promise P34).
+    POLICY_VERSION: str = Field(default="2026-01-04", min_length=1)
 
 
 class TikTokOAuthSettings(CommonSettings, TikTokSettings):
@@ -78,8 +99,12 @@ class UploadSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSet
     KMS_KEY_ID: str = Field(min_length=1)
 
 
-class WebhooksSettings(CommonSettings, SchedulerSettings, TikTokSettings):
-    STRIPE_SECRET_ARN: str = Field(min_length=1)
+class WebhooksSettings(CommonSettings, SchedulerSettings, TikTokSettings, StripeSettings):
+    """Stripe and TikTok webhooks."""
+
+
+class BillingSettings(SessionSettings, StripeSettings):
+    """Checkout, Portal, plans and the signed-in user's subscription."""
 
 
 class PurgeSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSettings):

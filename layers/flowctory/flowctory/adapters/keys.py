@@ -8,8 +8,14 @@
 | TikTok account     | USER#<user_id>                  | TIKTOK#<open_id>   |
 | post               | USER#<user_id>                  | POST#<post_id>     |
 | subscription       | USER#<user_id>                  | SUBSCRIPTION       |
+| Stripe customer    | STRIPE_CUSTOMER#<customer_id>   | STRIPE_CUSTOMER    |
 | processed webhook  | WEBHOOK#<provider>#<event_id>   | WEBHOOK            |
 | rate-limit counter | RATE#<kind>#<key>               | RATE               |
+| e-mail token       | USER#<user_id>                  | TOKEN#<purpose>    |
+| ended session      | SESSION#<session_id>            | REVOKED            |
+| OAuth sign-in flow | OAUTH#<sha256 of state>         | STATE              |
+| TikTok publish     | PUBLISH#<publish_id>            | PUBLISH            |
+| TikTok account own | TIKTOK_OWNER#<open_id>          | USER#<user_id>     |
 
 Waiting posts also carry due_pk = DUE#<shard>, due_sk = <scheduled_at ISO>#<post_id> (DueIndex).
 """
@@ -54,12 +60,44 @@ def subscription_key(user_id: str) -> Key:
     return {"pk": user_pk(user_id), "sk": "SUBSCRIPTION"}
 
 
+def stripe_customer_key(customer_id: str) -> Key:
+    """Which user a Stripe customer belongs to (webhook events name only the customer)."""
+    return {"pk": f"STRIPE_CUSTOMER#{customer_id}", "sk": "STRIPE_CUSTOMER"}
+
+
 def webhook_key(provider: str, event_id: str) -> Key:
     return {"pk": f"WEBHOOK#{provider}#{event_id}", "sk": "WEBHOOK"}
 
 
 def rate_key(kind: str, key: str) -> Key:
     return {"pk": f"RATE#{kind}#{key}", "sk": "RATE"}
+
+
+def token_key(user_id: str, purpose: str) -> Key:
+    """One live token per user and purpose: issuing a new one replaces (invalidates) the older one."""
+    return {"pk": user_pk(user_id), "sk": f"TOKEN#{purpose}"}
+
+
+def session_revocation_key(session_id: str) -> Key:
+    return {"pk": f"SESSION#{session_id}", "sk": "REVOKED"}
+
+
+def oauth_state_key(state_hash: str) -> Key:
+    return {"pk": f"OAUTH#{state_hash}", "sk": "STATE"}
+
+
+def publish_key(publish_id: str) -> Key:
+    """Which post a TikTok publish_id belongs to (TikTok's webhooks name only the publish_id)."""
+    return {"pk": f"PUBLISH#{publish_id}", "sk": "PUBLISH"}
+
+
+def tiktok_owner_key(open_id: str, user_id: str) -> Key:
+    """Which users connected a TikTok account (its webhooks name only the open_id)."""
+    return {"pk": tiktok_owner_pk(open_id), "sk": user_pk(user_id)}
+
+
+def tiktok_owner_pk(open_id: str) -> str:
+    return f"TIKTOK_OWNER#{open_id}"
 
 
 def due_keys(post_id: str, scheduled_at_iso: str) -> dict[str, str]:

@@ -1,0 +1,141 @@
+"""/auth/oauth/{provider}: sign-in with Google or Facebook (redirects, state in a sealed cookie)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from flowctory import cookies, sessions, wiring
+from flowctory.api import common
+from flowctory.domain import oauth_login, redirects
+from flowctory.domain.oauth_login import IdentityProvider, OAuthFlow
+from flowctory.errors import AppError, BadRequest
+from flowctory.http import ErrorDetail, error_response, status_for
+from flowctory.models.accounts import check_timezone
+from flowctory.observability import logger
+
+router = Router()
+TAGS = ["auth"]
+FLOW_SEAL = "oauth-sign-in"
+REDIRECT: dict[int, OpenAPIResponse] = {
+    302: {"description": "Redirect to the provider's consent page, or back to the app once signed in."}
+}
+
+
+def _provider(name: str) -> IdentityProvider:
+    if name not in oauth_login.SIGN_IN_PROVIDERS:
+        raise oauth_login.UnknownProvider
+    provider = wiring.identity_providers().get(name)
+    if provider is None:
+        raise oauth_login.ProviderUnavailable(name)
+    return provider
+
+
+def _redirect_uri(provider: str) -> str:
+    return f"{wiring.accounts().web_origin}/auth/oauth/{provider}/callback"
+
+
+def _redirect(location: str) -> Response[None]:
+    return Response(status_code=302, headers={"Location": location, "Referrer-Policy": "no-referrer"})
+
+
+def end_flow(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response:
+    """The flow cookie is deleted whatever the outcome of the callback (policy §10.3), errors included."""
+    try:
+        response = next_middleware(app)
+    except AppError as error:
+        status = status_for(error)
+        logger.info("sign-in callback refused", error_code=error.code, status=int(status))
+        response = error_response(status, ErrorDetail(code=error.code, message=error.message))
+    response.cookies.append(cookies.clear_cookie(cookies.CALLBACK_URL, secure=wiring.sessions().secure_cookies))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get(
+    "/auth/oauth/<provider>/start",
+    tags=TAGS,
+    summary="Start signing in with Google or Facebook",
+    description="Redirects to the provider with state, PKCE (S256) and, for Google, a nonce. `callback_url` must be "
+    "a page of the app. A first sign-in creates the account, which needs `age_confirmed` and `accept_terms`; "
+    "`timezone` (IANA) is then stored too.",
+    responses=REDIRECT,
+)
+def start_sign_in(
+    provider: str,
+    callback_url: Annotated[str, Query(max_length=2048)] = "/",
+    timezone: Annotated[str | None, Query(max_length=64)] = None,
+    age_confirmed: Annotated[bool, Query()] = False,
+    accept_terms: Annotated[bool, Query()] = False,
+) -> Response[None]:
+    chosen = _provider(provider)
+    deps = wiring.accounts()
+    target = redirects.safe_callback_url(callback_url, web_origin=deps.web_origin)
+    if timezone is not None:
+        try:
+            check_timezone(timezone)
+        except ValueError:
+            raise BadRequest(
+                "Unknown timezone; use an IANA name such as Europe/Paris.", code="unknown_timezone"
+            ) from None
+    url, flow = oauth_login.begin(
+        deps,
+        chosen,
+        redirect_uri=_redirect_uri(provider),
+        callback_url=target,
+        timezone=timezone,
+        age_confirmed=age_confirmed,
+        accept_terms=accept_terms,
+        now=common.now(),
+    )
+    service = wiring.sessions()
+    sealed = sessions.seal(
+        service.keys(), FLOW_SEAL, flow.to_payload(), now=common.now(), lifetime=oauth_login.FLOW_LIFETIME
+    )
+    response = _redirect(url)
+    response.cookies.append(cookies.set_cookie(cookies.CALLBACK_URL, sealed, secure=service.secure_cookies))
+    return response
+
+
+@router.get(
+    "/auth/oauth/<provider>/callback",
+    tags=TAGS,
+    summary="Where Google or Facebook sends the browser back",
+    description="Checks the state against the flow cookie and the server's record (single use), exchanges the code "
+    "with the PKCE verifier, signs the user in and redirects to the flow's callback URL. The flow cookie is "
+    "deleted in every case; errors answer 4xx with a stable code.",
+    responses=REDIRECT,
+    middlewares=[end_flow],
+)
+def finish_sign_in(
+    provider: str,
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=512)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+) -> Response[None]:
+    chosen = _provider(provider)
+    service = wiring.sessions()
+    sealed = cookies.read_cookie(sessions.request_cookies(router), cookies.CALLBACK_URL, secure=service.secure_cookies)
+    flow: OAuthFlow | None = None
+    if sealed is not None:
+        try:
+            flow = OAuthFlow.from_payload(sessions.unseal(service.keys(), FLOW_SEAL, sealed, now=common.now()))
+        except sessions.InvalidSeal:
+            flow = None
+    deps = wiring.accounts()
+    profile = oauth_login.finish(
+        deps,
+        chosen,
+        flow,
+        redirect_uri=_redirect_uri(provider),
+        state=state,
+        code=code,
+        error=error,
+        now=common.now(),
+    )
+    common.sign_in(router, profile)
+    assert flow is not None  # finish() refuses a missing flow
+    return _redirect(redirects.callback_url_or_default(flow.callback_url, web_origin=deps.web_origin))
