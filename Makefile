@@ -7,8 +7,13 @@ BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=eu-west-3 $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+# The Lambda runtime's Python version (python3.12 -> 3.12), read from template.yaml's Globals.
+LAMBDA_PYTHON := $(shell sed -n 's/^ *Runtime: python\([0-9][0-9.]*\) *$$/\1/p' template.yaml | head -n 1)
+# Prints the folder of a working pythonX.Y (on PATH, else pyenv's newest X.Y.z) or fails saying why.
+RUNTIME_PYTHON_DIR := sh tools/runtime-python-dir $(LAMBDA_PYTHON)
 
-.PHONY: dev test lint format typecheck template-check pytest clean
+.PHONY: dev test lint format typecheck template-check build-check pytest build bench clean
 
 $(BIN)/.installed: requirements-dev.txt layers/flowctory/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +30,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 dev: $(BIN)/.installed
 	$(BIN)/python -m sandbox
 
-test: lint typecheck template-check pytest
+test: lint typecheck template-check build-check pytest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -36,15 +41,38 @@ format: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy functions layers/flowctory/flowctory sandbox
+	$(BIN)/mypy functions layers/flowctory/flowctory sandbox tools bench
 
 template-check: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --template template.yaml
 	$(SAM) validate --lint --template template.yaml
 
+# The deploy package, proved: sam build for this machine's architecture (under build/build-check,
+# rebuilt only when an input changed), then every built handler imported by the runtime's Python.
+build-check: $(BIN)/.installed $(SAM_VENV)/.installed
+	@runtime_bin=$$($(RUNTIME_PYTHON_DIR)) && \
+	$(BIN)/python -m tools.check_built_package --python "$$runtime_bin/python$(LAMBDA_PYTHON)" --sam $(SAM_VENV)/bin/sam
+
 pytest: $(BIN)/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# What `sam deploy` uploads (.aws-sam/build), without Docker: the runtime's Python must be on PATH.
+# Then .pyc files for it: Lambda's code folders are read-only, so without them every cold start
+# compiles the layer again; unchecked-hash because the deploy zip resets every file's mtime.
+build: $(SAM_VENV)/.installed
+	@runtime_bin=$$($(RUNTIME_PYTHON_DIR)) && \
+	echo "sam build with $$runtime_bin/python$(LAMBDA_PYTHON)" && \
+	PATH="$$runtime_bin:$$PATH" $(SAM) build --template template.yaml && \
+	"$$runtime_bin/python$(LAMBDA_PYTHON)" -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
+
+# Cold-start import budget (ratio to the floor <= 1.3): the source, then the built package.
+# BENCH_ARGS=--clock=cpu measures CPU time instead, steadier when the machine is busy.
+bench: build-check
+	$(BIN)/python -m bench.cold_start --explain $(BENCH_ARGS)
+	@runtime_bin=$$($(RUNTIME_PYTHON_DIR)) && \
+	$(BIN)/python -m bench.cold_start --explain $(BENCH_ARGS) \
+		--package build/build-check/out --python "$$runtime_bin/python$(LAMBDA_PYTHON)"
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache

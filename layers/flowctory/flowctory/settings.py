@@ -13,10 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 from flowctory.errors import ConfigurationError
 
 
-class CommonSettings(BaseModel):
-    """What every function needs (template Globals)."""
+class SettingsGroup(BaseModel):
+    """Base of every settings model. Built on first use: a function validates one settings model,
+    and building all of them at import would cost every cold start tens of milliseconds."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+
+class CommonSettings(SettingsGroup):
+    """What every function needs (template Globals)."""
 
     POWERTOOLS_SERVICE_NAME: str = Field(min_length=1)
     STAGE: str = Field(min_length=1)
@@ -32,14 +37,14 @@ class CommonSettings(BaseModel):
         return self.WEB_ORIGIN.startswith("http://")
 
 
-class MediaSettings(BaseModel):
+class MediaSettings(SettingsGroup):
     """The media bucket and how long a video may stay in it."""
 
     MEDIA_BUCKET: str = Field(min_length=1)
     VIDEO_RETENTION_HOURS: PositiveInt = Field(default=24, le=24)
 
 
-class SchedulerSettings(BaseModel):
+class SchedulerSettings(SettingsGroup):
     """Where one-time post schedules go and what they invoke."""
 
     SCHEDULE_GROUP: str = Field(min_length=1)
@@ -48,7 +53,7 @@ class SchedulerSettings(BaseModel):
     DEAD_LETTER_QUEUE_ARN: str = Field(min_length=1)
 
 
-class TikTokSettings(BaseModel):
+class TikTokSettings(SettingsGroup):
     """The TikTok app; base URLs are overridden only by the sandbox (simulator)."""
 
     TIKTOK_CLIENT_KEY: str = ""
@@ -57,7 +62,7 @@ class TikTokSettings(BaseModel):
     TIKTOK_AUTH_BASE_URL: str = "https://www.tiktok.com"
 
 
-class StripeSettings(BaseModel):
+class StripeSettings(SettingsGroup):
     """Stripe keys (a secret holding {"api_key", "webhook_secret"}; blank api_key: billing off) and API base."""
 
     STRIPE_SECRET_ARN: str = Field(min_length=1)
