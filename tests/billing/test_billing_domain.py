@@ -22,9 +22,11 @@ from flowctory.domain.billing import (
     over_limits,
 )
 from flowctory.errors import Conflict
-from flowctory.plans import DEFAULT_PLANS
+from flowctory.plans import load_catalog
 from tests.billing.fake_stripe import FakeStripe
 from tests.billing.fakes import InMemoryBillingRepository, InMemoryLedger, InProcessStripe
+
+DEFAULT_CATALOG = load_catalog("")
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 CREATOR = "price_flowctory_creator_monthly"
@@ -45,7 +47,7 @@ def subscription(status: str = "active", *, price: str | None = CREATOR, **chang
 
 def plan_of(snapshot: SubscriptionSnapshot | None, now: datetime = NOW) -> str:
     record = BillingRecord(user_id="u-1", customer_id="cus_1", subscription=snapshot)
-    return entitlement_for(record, DEFAULT_PLANS, now=now).plan.id
+    return entitlement_for(record, DEFAULT_CATALOG, now=now).plan.id
 
 
 def test_the_plan_follows_the_subscription_status():
@@ -64,9 +66,9 @@ def test_the_plan_follows_the_subscription_status():
 def test_a_past_due_subscription_keeps_its_plan_for_a_grace_period():
     past_due = subscription("past_due", current_period_end=int((NOW - timedelta(days=2)).timestamp()))
 
-    during = entitlement_for(BillingRecord(user_id="u", subscription=past_due), DEFAULT_PLANS, now=NOW)
+    during = entitlement_for(BillingRecord(user_id="u", subscription=past_due), DEFAULT_CATALOG, now=NOW)
     after = entitlement_for(
-        BillingRecord(user_id="u", subscription=past_due), DEFAULT_PLANS, now=NOW + timedelta(days=6)
+        BillingRecord(user_id="u", subscription=past_due), DEFAULT_CATALOG, now=NOW + timedelta(days=6)
     )
 
     assert (during.plan.id, during.grace_until) == (
@@ -77,7 +79,7 @@ def test_a_past_due_subscription_keeps_its_plan_for_a_grace_period():
 
 
 def entitled(plan_id: str) -> Entitlement:
-    plan = DEFAULT_PLANS.get(plan_id)
+    plan = DEFAULT_CATALOG.get(plan_id)
     assert plan is not None
     return Entitlement(plan=plan)
 
@@ -173,7 +175,7 @@ def test_a_slow_fetch_cannot_overwrite_the_state_a_later_fetch_saved():
     fake = FakeStripe()
     repository = InMemoryBillingRepository()
     stripe = SlowStripe(fake)
-    deps = BillingDeps(repository=repository, catalog=DEFAULT_PLANS, web_origin="https://app.test", stripe=stripe)
+    deps = BillingDeps(repository=repository, catalog=DEFAULT_CATALOG, web_origin="https://app.test", stripe=stripe)
     repository.link_customer("u-1", "cus_1")
     fake.customers["cus_1"] = {"id": "cus_1", "metadata": {}}
     subscription_id, _ = fake.create_subscription("cus_1", CREATOR)
@@ -210,7 +212,7 @@ def test_a_save_that_loses_a_race_decides_again_against_what_the_winner_wrote():
     fake = FakeStripe()
     repository = RacingRepository()
     deps = BillingDeps(
-        repository=repository, catalog=DEFAULT_PLANS, web_origin="https://app.test", stripe=InProcessStripe(fake)
+        repository=repository, catalog=DEFAULT_CATALOG, web_origin="https://app.test", stripe=InProcessStripe(fake)
     )
     repository.link_customer("u-1", "cus_1")
     fake.customers["cus_1"] = {"id": "cus_1", "metadata": {}}
@@ -245,7 +247,7 @@ def test_a_save_that_keeps_losing_gives_up_with_a_conflict():
     fake.customers["cus_1"] = {"id": "cus_1", "metadata": {}}
     fake.create_subscription("cus_1", CREATOR)
     deps = BillingDeps(
-        repository=repository, catalog=DEFAULT_PLANS, web_origin="https://app.test", stripe=InProcessStripe(fake)
+        repository=repository, catalog=DEFAULT_CATALOG, web_origin="https://app.test", stripe=InProcessStripe(fake)
     )
 
     with pytest.raises(Conflict):
@@ -253,7 +255,7 @@ def test_a_save_that_keeps_losing_gives_up_with_a_conflict():
 
 
 def test_without_stripe_every_billing_action_says_billing_is_not_configured():
-    deps = BillingDeps(repository=InMemoryBillingRepository(), catalog=DEFAULT_PLANS, web_origin="https://app.test")
+    deps = BillingDeps(repository=InMemoryBillingRepository(), catalog=DEFAULT_CATALOG, web_origin="https://app.test")
 
     for action in (
         lambda: billing.start_checkout(deps, user_id="u-1", plan_id="creator", now=NOW),

@@ -5,21 +5,23 @@ import json
 import pytest
 
 from flowctory.errors import ConfigurationError
-from flowctory.plans import DEFAULT_PLANS, load_catalog
+from flowctory.plans import load_catalog
+
+DEFAULT_CATALOG = load_catalog("")
 
 
 def test_the_defaults_have_a_free_plan_and_paid_plans_with_stripe_prices():
-    paid = [plan for plan in DEFAULT_PLANS.plans if not plan.is_free]
+    paid = [plan for plan in DEFAULT_CATALOG.plans if not plan.is_free]
 
-    assert DEFAULT_PLANS.free.id == "free"
+    assert DEFAULT_CATALOG.free.id == "free"
     assert len(paid) >= 2
     assert all(plan.stripe_price_id and plan.stripe_price_id.startswith("price_") for plan in paid)
-    assert DEFAULT_PLANS.for_price(paid[0].stripe_price_id) == paid[0]
-    assert DEFAULT_PLANS.for_price("price_unknown") is None
+    assert DEFAULT_CATALOG.for_price(paid[0].stripe_price_id) == paid[0]
+    assert DEFAULT_CATALOG.for_price("price_unknown") is None
     # Each paid plan allows more than the free one
     for plan in paid:
-        assert plan.limits.tiktok_accounts > DEFAULT_PLANS.free.limits.tiktok_accounts
-        assert plan.limits.posts_per_month > DEFAULT_PLANS.free.limits.posts_per_month
+        assert plan.limits.tiktok_accounts > DEFAULT_CATALOG.free.limits.tiktok_accounts
+        assert plan.limits.posts_per_month > DEFAULT_CATALOG.free.limits.posts_per_month
 
 
 def plan(plan_id: str, price: str | None, accounts: int = 1) -> dict[str, object]:
@@ -39,8 +41,8 @@ def test_a_deployment_sets_its_own_plans_and_prices():
     assert [p.id for p in catalog.plans] == ["free", "agency"]
     agency = catalog.for_price("price_live_agency")
     assert agency is not None and agency.limits.tiktok_accounts == 50
-    assert load_catalog("") is DEFAULT_PLANS
-    assert load_catalog("   ") is DEFAULT_PLANS
+    assert load_catalog("") is DEFAULT_CATALOG
+    assert load_catalog("   ").plans == DEFAULT_CATALOG.plans
 
 
 @pytest.mark.parametrize(

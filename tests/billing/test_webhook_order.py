@@ -19,9 +19,11 @@ import pytest
 from flowctory import billing_wiring
 from flowctory.domain import billing
 from flowctory.domain.billing import BillingDeps, BillingRecord, entitlement_for
-from flowctory.plans import DEFAULT_PLANS
+from flowctory.plans import load_catalog
 from tests.billing.fake_stripe import FakeStripe
 from tests.billing.fakes import InMemoryBillingRepository, InMemoryLedger, InProcessStripe
+
+DEFAULT_CATALOG = load_catalog("")
 
 STUDIO = "price_flowctory_studio_monthly"
 DOMAIN_ORDERS_PER_SCENARIO = 150
@@ -69,7 +71,7 @@ SCENARIOS: dict[str, tuple[Lifecycle, tuple[str, str, bool]]] = {
 
 def state_of(record: BillingRecord | None) -> tuple[str, str, bool, int | None]:
     """Plan, status, cancel_at_period_end, and the length of the period, as the API would show them."""
-    entitlement = entitlement_for(record, DEFAULT_PLANS, now=datetime.now(UTC))
+    entitlement = entitlement_for(record, DEFAULT_CATALOG, now=datetime.now(UTC))
     subscription = record.subscription if record else None
     period_end = subscription.current_period_end if subscription else None
     length = period_end - subscription.created if subscription and period_end else None
@@ -91,7 +93,7 @@ class DomainRun:
         self.repository = InMemoryBillingRepository()
         self.deps = BillingDeps(
             repository=self.repository,
-            catalog=DEFAULT_PLANS,
+            catalog=DEFAULT_CATALOG,
             web_origin="https://app.test",
             stripe=InProcessStripe(fake),
         )

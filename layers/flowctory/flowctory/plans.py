@@ -2,7 +2,7 @@
 
 The catalogue comes from the `PLANS_JSON` environment variable (the template's `BillingPlans`
 parameter, set in Globals so that every function enforces the same limits) and falls back to
-DEFAULT_PLANS below when it is empty. An environment variable rather than a file in the package,
+DEFAULT_PLANS_DATA below when it is empty. An environment variable rather than a file in the package,
 because Stripe price ids differ per Stripe account and between test and live mode: each stage sets
 its own at deploy time without a code change. It is validated once per container, and a broken
 catalogue fails loudly at first use instead of silently putting everyone on some plan.
@@ -10,6 +10,7 @@ catalogue fails loudly at first use instead of silently putting everyone on some
 
 import json
 from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, model_validator
 
@@ -21,7 +22,7 @@ FREE_PLAN_ID = "free"
 class PlanLimits(BaseModel):
     """What a plan allows; each limit is enforced where the action happens."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     tiktok_accounts: NonNegativeInt = Field(description="TikTok accounts connected at the same time")
     posts_per_month: NonNegativeInt = Field(description="posts scheduled per calendar month (UTC)")
@@ -29,7 +30,7 @@ class PlanLimits(BaseModel):
 
 
 class Plan(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     name: str = Field(min_length=1, max_length=60)
@@ -46,7 +47,7 @@ class Plan(BaseModel):
 class PlanCatalog(BaseModel):
     """Exactly one free plan (no price) and any number of paid plans, each with its own Stripe price."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     plans: tuple[Plan, ...] = Field(min_length=1)
 
@@ -78,29 +79,28 @@ class PlanCatalog(BaseModel):
 
 
 # The price ids are placeholders: each deployment sets its own through the BillingPlans parameter.
-DEFAULT_PLANS = PlanCatalog(
-    plans=(
-        Plan(
-            id=FREE_PLAN_ID,
-            name="Free",
-            limits=PlanLimits(tiktok_accounts=1, posts_per_month=10, retries_per_post=1),
-        ),
-        Plan(
-            id="creator",
-            name="Creator",
-            stripe_price_id="price_flowctory_creator_monthly",
-            monthly_price_cents=900,
-            limits=PlanLimits(tiktok_accounts=3, posts_per_month=120, retries_per_post=3),
-        ),
-        Plan(
-            id="studio",
-            name="Studio",
-            stripe_price_id="price_flowctory_studio_monthly",
-            monthly_price_cents=2900,
-            limits=PlanLimits(tiktok_accounts=10, posts_per_month=1000, retries_per_post=5),
-        ),
-    )
-)
+# Kept as data and validated on first use, so importing this module builds no model (cold start).
+DEFAULT_PLANS_DATA: list[dict[str, Any]] = [
+    {
+        "id": FREE_PLAN_ID,
+        "name": "Free",
+        "limits": {"tiktok_accounts": 1, "posts_per_month": 10, "retries_per_post": 1},
+    },
+    {
+        "id": "creator",
+        "name": "Creator",
+        "stripe_price_id": "price_flowctory_creator_monthly",
+        "monthly_price_cents": 900,
+        "limits": {"tiktok_accounts": 3, "posts_per_month": 120, "retries_per_post": 3},
+    },
+    {
+        "id": "studio",
+        "name": "Studio",
+        "stripe_price_id": "price_flowctory_studio_monthly",
+        "monthly_price_cents": 2900,
+        "limits": {"tiktok_accounts": 10, "posts_per_month": 1000, "retries_per_post": 5},
+    },
+]
 
 
 @lru_cache
@@ -110,10 +110,9 @@ def load_catalog(plans_json: str) -> PlanCatalog:
     Raises:
         ConfigurationError: the JSON is not a valid catalogue (which rule it breaks, not its content).
     """
-    if not plans_json.strip():
-        return DEFAULT_PLANS
     try:
-        return PlanCatalog.model_validate({"plans": json.loads(plans_json)})
+        plans = json.loads(plans_json) if plans_json.strip() else DEFAULT_PLANS_DATA
+        return PlanCatalog.model_validate({"plans": plans})
     except (ValueError, ValidationError) as error:
         reason = error.errors()[0]["msg"] if isinstance(error, ValidationError) else "not valid JSON"
         raise ConfigurationError(f"PLANS_JSON is not a valid plan catalogue: {reason}") from None
