@@ -41,7 +41,7 @@ def test_a_deployment_sets_its_own_plans_and_prices():
     assert [p.id for p in catalog.plans] == ["free", "agency"]
     agency = catalog.for_price("price_live_agency")
     assert agency is not None and agency.limits.tiktok_accounts == 50
-    assert load_catalog("") is DEFAULT_CATALOG
+    assert load_catalog("") == DEFAULT_CATALOG
     assert load_catalog("   ").plans == DEFAULT_CATALOG.plans
 
 
