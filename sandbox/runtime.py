@@ -244,8 +244,10 @@ class FunctionRuntime:
         self._restore()
         wanted: dict[str, str | None] = dict.fromkeys(UNSET_FOR_FUNCTIONS)
         wanted.update({name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")})
-        wanted.update(self._environment)
         wanted.update(spec.environment)
+        # The sandbox's variables win: they configure the deployment as a deployer would (the
+        # simulators' client ids and base URLs over the template's empty parameter defaults).
+        wanted.update(self._environment)
         wanted.update(
             AWS_LAMBDA_FUNCTION_NAME=spec.name,
             AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
