@@ -13,7 +13,7 @@ LAMBDA_PYTHON := $(shell sed -n 's/^ *Runtime: python\([0-9][0-9.]*\) *$$/\1/p' 
 # Prints the folder of a working pythonX.Y (on PATH, else pyenv's newest X.Y.z) or fails saying why.
 RUNTIME_PYTHON_DIR := sh tools/runtime-python-dir $(LAMBDA_PYTHON)
 
-.PHONY: dev test lint format typecheck template-check build-check pytest build bench clean
+.PHONY: dev test lint format typecheck template-check build-check pytest build bench policy clean
 
 $(BIN)/.installed: requirements-dev.txt layers/flowctory/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ bench: build-check
 	@runtime_bin=$$($(RUNTIME_PYTHON_DIR)) && \
 	$(BIN)/python -m bench.cold_start --explain $(BENCH_ARGS) \
 		--package build/build-check/out --python "$$runtime_bin/python$(LAMBDA_PYTHON)"
+
+# Each privacy promise (docs/privacy-promises.md) with the tests named after it and whether they pass.
+policy: $(BIN)/.installed
+	$(BIN)/python -m tools.policy_report
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
