@@ -95,7 +95,7 @@ def open_portal() -> RedirectResponse:
     return RedirectResponse(url=billing.open_portal(billing_wiring.billing(), user_id=user_id))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -611,3 +611,19 @@ def test_a_resent_verification_link_replaces_the_older_one(browser, outbox):
     for _ in range(3):
         browser.request("POST", "/auth/verify-email/resend")
     assert browser.request("POST", "/auth/verify-email/resend").status == 429
+
+
+def test_p09_a_request_is_not_logged_under_the_previous_requests_user(browser, new_browser, log_output):
+    # Given a warm function that just served a signed-in user
+    browser.sign_up("ada@example.com")
+    browser.request("GET", "/me")
+
+    # When a stranger's anonymous request comes next to the same container
+    log_output.truncate(0)
+    log_output.seek(0)
+    new_browser().request("GET", "/auth/csrf")
+
+    # Then its log lines carry no user id (state is cleared per invocation)
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if line.startswith("{")]
+    assert lines
+    assert not [line for line in lines if "user_id" in line]
