@@ -19,7 +19,7 @@ from typing import Any
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers" / "flowctory")]
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 (moto's fake credentials)
     AWS_DEFAULT_REGION="eu-west-3",
     POWERTOOLS_TRACE_DISABLED="1",
     POWERTOOLS_METRICS_NAMESPACE="bench",
@@ -89,7 +89,7 @@ def main() -> int:
             reads = calls.pop(("s3", "GetObject"), 0)
             others = sum(calls.values())
             decrypts = calls[("kms", "Decrypt")]
-            detail = ", ".join(f"{service}.{name}×{n}" for (service, name), n in sorted(calls.items()))
+            detail = ", ".join(f"{service}.{name} x{n}" for (service, name), n in sorted(calls.items()))
             print(f"{label:<10} {result['outcome']:<10} {reads:>11} {others:>11} {decrypts:>11}  {detail}")
             ok = ok and result["outcome"] == "published" and others <= GOAL_CALLS and decrypts == 1
         print(

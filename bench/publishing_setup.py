@@ -4,11 +4,13 @@ The AWS side is whatever boto3 reaches (moto in-process, or moto's server throug
 the process environment must already be the upload function's (LocalStack.function_environment).
 """
 
+import importlib
 import os
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -27,8 +29,11 @@ from flowctory.media import FileSource, probe
 from flowctory.models.posts import Post, VideoFacts
 from flowctory.models.tiktok_accounts import AccountStatus, TikTokAccount
 from sandbox.tiktok_sim import SimulatorConfig
-from tests.tiktok import videos
-from tests.tiktok.conftest import read_form, submit
+
+# The test suite's real-video generator and browser-like OAuth walk, reused (loaded by name: the test
+# helpers are not type-checked like the code they test).
+videos: Any = importlib.import_module("tests.tiktok.videos")
+oauth_pages: Any = importlib.import_module("tests.tiktok.conftest")
 
 USER = "bench-user"
 REDIRECT_URI = "http://localhost:3000/api/tiktok/callback"
@@ -61,8 +66,8 @@ def connect_creator(sim_url: str) -> str:
         verifier = oauth.new_code_verifier()
         scopes = ("user.info.basic", "video.publish", "video.upload")
         url = client.authorize_url(redirect_uri=REDIRECT_URI, scopes=scopes, state="bench", code_verifier=verifier)
-        form = read_form(httpx.get(url).text)
-        redirect = submit(url, form, creator=form.radios["creator"][0][0])
+        form = oauth_pages.read_form(httpx.get(url).text)
+        redirect = oauth_pages.submit(url, form, creator=form.radios["creator"][0][0])
         code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
         grant = client.exchange_code(code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
     now = datetime.now(UTC)

@@ -37,7 +37,25 @@ def receive_stripe_event() -> WebhookAck:
     return WebhookAck(outcome=outcome)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@app.post("/webhooks/tiktok")
+@tracer.capture_method
+def receive_tiktok_event() -> WebhookAck:
+    # Imported here: Stripe deliveries (and this function's cold start) do not pay for the publishing path.
+    from flowctory import publishing_wiring
+    from flowctory.domain import tiktok_webhooks
+
+    event = app.current_event
+    outcome = tiktok_webhooks.receive_tiktok_webhook(
+        publishing_wiring.tiktok_webhooks(),
+        payload=raw_body(event),
+        signature=event.headers.get("tiktok-signature"),
+        now=utcnow(),
+    )
+    metrics.add_metric(name=f"TikTokWebhook{outcome.capitalize()}", unit="Count", value=1)
+    return WebhookAck(outcome=outcome)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -104,8 +104,8 @@ class UploadSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSet
     KMS_KEY_ID: str = Field(min_length=1)
 
 
-class WebhooksSettings(CommonSettings, SchedulerSettings, TikTokSettings, StripeSettings):
-    """Stripe and TikTok webhooks."""
+class WebhooksSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSettings, StripeSettings):
+    """Stripe and TikTok webhooks (a publish TikTok completes deletes its video at once)."""
 
 
 class BillingSettings(SessionSettings, StripeSettings):

@@ -12,8 +12,10 @@ from flowctory.settings import CommonSettings, MediaSettings, load_settings
 if TYPE_CHECKING:
     from flowctory.adapters.accounts import DynamoAccountStore
     from flowctory.adapters.secrets import CachedSecrets
+    from flowctory.adapters.tiktok.client import TikTokClient
     from flowctory.domain.accounts import AccountDeps
     from flowctory.domain.oauth_login import IdentityProvider
+    from flowctory.domain.tiktok_connection import ConnectionDeps
     from flowctory.sessions import SessionService
 
 
@@ -110,10 +112,53 @@ def identity_providers() -> "dict[str, IdentityProvider]":
     return providers
 
 
+# --- TikTok connections (the tiktok_oauth function) ---
+
+
+@lru_cache
+def tiktok_client() -> "TikTokClient":
+    """The TikTok app's client; the secret is read from TIKTOK_SECRET_ARN (cached, like the client)."""
+    from flowctory.adapters.tiktok.client import TikTokClient
+    from flowctory.settings import TikTokSettings
+
+    settings = load_settings(TikTokSettings)
+    return TikTokClient.from_settings(settings, secrets().get(settings.TIKTOK_SECRET_ARN) or "")
+
+
+@lru_cache
+def tiktok_connections() -> "ConnectionDeps":
+    from flowctory import billing_wiring
+    from flowctory.adapters.kms import KmsTokenCipher
+    from flowctory.adapters.post_repository import PostRepository
+    from flowctory.adapters.scheduler import PostScheduler
+    from flowctory.adapters.tiktok_account_repository import TikTokAccountRepository
+    from flowctory.domain.tiktok_connection import ConnectionDeps
+    from flowctory.settings import TikTokOAuthSettings
+
+    settings = load_settings(TikTokOAuthSettings)
+    clocked = SingleTable(settings.TABLE_NAME, clock=lambda: sessions().clock())
+    return ConnectionDeps(
+        accounts=TikTokAccountRepository(clocked),
+        cipher=KmsTokenCipher(settings.KMS_KEY_ID),
+        tiktok=tiktok_client(),
+        states=account_store(),
+        posts=PostRepository(clocked),
+        # Disconnecting only deletes schedules, which needs the group alone.
+        schedules=PostScheduler(group=settings.SCHEDULE_GROUP, target_arn="", role_arn="", dead_letter_arn=""),
+        billing=billing_wiring.entitlements(),
+        catalog=billing_wiring.catalog(),
+        redirect_uri=settings.WEB_ORIGIN.rstrip("/") + "/tiktok/callback",
+        web_origin=settings.WEB_ORIGIN.rstrip("/"),
+    )
+
+
 def reset() -> None:
     """Forget cached adapters and settings (tests and the sandbox, after changing the environment)."""
-    for cache in (secrets, sessions, account_store, accounts, identity_providers):
+    for cache in (secrets, sessions, account_store, accounts, identity_providers, tiktok_connections):
         cache.cache_clear()
+    if tiktok_client.cache_info().currsize:
+        tiktok_client().close()
+    tiktok_client.cache_clear()
     table.cache_clear()
     media_store.cache_clear()
     load_settings.cache_clear()

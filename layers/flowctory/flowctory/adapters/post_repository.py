@@ -7,17 +7,21 @@ index for instants in the past, which finds both lost schedules and stuck publis
 """
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from pydantic import TypeAdapter
 
 from flowctory.adapters import keys
-from flowctory.adapters.dynamodb import Item, SingleTable
+from flowctory.adapters.dynamodb import Item, Page, SingleTable
 from flowctory.models.posts import Post, PostFailure, PostStage, PostStatus
 
+POST_SK_PREFIX = "POST#"
+
 METADATA_RETENTION = timedelta(days=90)
+_JSON_INSTANT = TypeAdapter(datetime)
 
 
 def _to_item_value(value: Any) -> Any:
@@ -30,6 +34,16 @@ def _to_item_value(value: Any) -> Any:
 
 def _instant(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
+
+
+def _stored_instant(value: datetime) -> str:
+    """An instant as the post item stores it (pydantic's JSON form), for conditions on stored times."""
+    return str(_JSON_INSTANT.dump_python(value, mode="json"))
+
+
+def _utc_text(moment: datetime) -> str:
+    """Lexically comparable with stored instants ("2026-03-01T00:00:00" sorts before "...Z")."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def post_to_item(post: Post) -> Item:
@@ -124,6 +138,60 @@ class PostRepository:
             conflict_message="This publish attempt lost its lease.",
         )
 
+    def heartbeat(
+        self, user_id: str, post_id: str, *, attempt_id: str, uploaded_bytes: int, now: datetime, until: datetime
+    ) -> None:
+        """Upload progress and a longer lease in one write; an attempt that lost its lease learns it here.
+
+        Raises:
+            Conflict: another attempt took the post over (this one must stop sending bytes).
+        """
+        self._table.update(
+            keys.post_key(user_id, post_id),
+            set_values={
+                "stage": PostStage.UPLOADING.value,
+                "uploaded_bytes": uploaded_bytes,
+                "updated_at": _instant(now),
+                "lease_until": _instant(until),
+                **keys.due_keys(post_id, _instant(until)),
+            },
+            condition=self._held(attempt_id),
+            conflict_message="This publish attempt lost its lease.",
+        )
+
+    def save_publish_pointer(self, publish_id: str, *, user_id: str, post_id: str, open_id: str, now: datetime) -> None:
+        """Remember whose post a publish_id is, for TikTok's webhooks (kept as long as the post's metadata)."""
+        self._table.put(
+            {
+                **keys.publish_key(publish_id),
+                "user_id": user_id,
+                "post_id": post_id,
+                "open_id": open_id,
+                "expires_at": int((now + METADATA_RETENTION).timestamp()),
+            }
+        )
+
+    def find_by_publish_id(self, publish_id: str) -> tuple[str, str, str] | None:
+        """(user_id, post_id, open_id) of the post TikTok's publish_id belongs to."""
+        item = self._table.get(keys.publish_key(publish_id), consistent=True)
+        if item is None:
+            return None
+        return str(item["user_id"]), str(item["post_id"]), str(item["open_id"])
+
+    def record_public_post_id(self, user_id: str, post_id: str, *, tiktok_post_id: str, now: datetime) -> Post:
+        """TikTok's post id, once moderation made the post public (it may come after `published`).
+
+        Raises:
+            Conflict: the post is not published.
+        """
+        item = self._table.update(
+            keys.post_key(user_id, post_id),
+            set_values={"tiktok_post_id": tiktok_post_id, "updated_at": _instant(now)},
+            condition=Attr("status").eq(PostStatus.PUBLISHED.value),
+            conflict_message="Only a published post has a TikTok post id.",
+        )
+        return item_to_post(item)
+
     def mark_published(self, user_id: str, post_id: str, *, tiktok_post_id: str | None, now: datetime) -> Post:
         """Published, with metadata kept 90 days from now (promise P20). Idempotent for a post already published."""
         item = self._table.update(
@@ -161,22 +229,159 @@ class PostRepository:
         )
         return item_to_post(item)
 
-    def cancel(self, user_id: str, post_id: str, *, now: datetime) -> Post:
-        """Raises:
-        Conflict: the post is no longer pending (publishing started, or it finished).
+    def cancel(self, user_id: str, post_id: str, *, now: datetime, reason: PostFailure | None = None) -> Post:
+        """Cancel a waiting post; `reason` says why when Flowctory (not the creator) cancelled it.
+
+        Raises:
+            Conflict: the post is no longer pending (publishing started, or it finished).
         """
+        values: dict[str, Any] = {
+            "status": PostStatus.CANCELLED.value,
+            "stage": PostStage.DONE.value,
+            "finished_at": _instant(now),
+            "updated_at": _instant(now),
+            "expires_at": int((now + METADATA_RETENTION).timestamp()),
+        }
+        if reason is not None:
+            values["failure"] = reason.model_dump()
         item = self._table.update(
             keys.post_key(user_id, post_id),
-            set_values={
-                "status": PostStatus.CANCELLED.value,
-                "stage": PostStage.DONE.value,
-                "finished_at": _instant(now),
-                "updated_at": _instant(now),
-                "expires_at": int((now + METADATA_RETENTION).timestamp()),
-            },
+            set_values=values,
             remove=["due_pk", "due_sk"],
             condition=Attr("status").eq(PostStatus.PENDING.value),
             conflict_message="Only a post that is still waiting can be cancelled.",
+        )
+        return item_to_post(item)
+
+    def pending_for_account(self, user_id: str, open_id: str) -> list[Post]:
+        """The user's posts still waiting to go to TikTok account `open_id` (e.g. to cancel them on disconnect)."""
+        return [
+            post
+            for post in (item_to_post(item) for item in self._table.query_all(keys.user_pk(user_id), sk_prefix="POST#"))
+            if post.account_open_id == open_id and post.status is PostStatus.PENDING
+        ]
+
+    def list_page(
+        self,
+        user_id: str,
+        *,
+        status: PostStatus | None = None,
+        account_open_id: str | None = None,
+        scheduled_from: datetime | None = None,
+        scheduled_to: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = 20,
+    ) -> tuple[list[Post], str | None]:
+        """One page of the user's posts, newest first (post ids sort by creation), with an opaque cursor.
+
+        Raises:
+            BadRequest: the cursor is not one this user's listing handed out.
+        """
+        conditions: list[ConditionBase] = []
+        if status is not None:
+            conditions.append(Attr("status").eq(status.value))
+        if account_open_id is not None:
+            conditions.append(Attr("account_open_id").eq(account_open_id))
+        if scheduled_from is not None:
+            conditions.append(Attr("scheduled_at").gte(_utc_text(scheduled_from)))
+        if scheduled_to is not None:
+            conditions.append(Attr("scheduled_at").lt(_utc_text(scheduled_to)))
+        combined: ConditionBase | None = None
+        for condition in conditions:
+            combined = condition if combined is None else combined & condition
+        page: Page = self._table.query_page(
+            keys.user_pk(user_id),
+            sk_prefix=POST_SK_PREFIX,
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+            filter_condition=combined,
+        )
+        return [item_to_post(item) for item in page.items], page.next_cursor
+
+    def posts_using_video(self, user_id: str, video_key: str) -> list[str]:
+        """Ids of the user's live posts (not cancelled) made from this video object."""
+        uses = Attr("video.key").eq(video_key) & Attr("status").ne(PostStatus.CANCELLED.value)
+        found: list[str] = []
+        cursor = None
+        while True:
+            page = self._table.query_page(
+                keys.user_pk(user_id), sk_prefix=POST_SK_PREFIX, limit=100, cursor=cursor, filter_condition=uses
+            )
+            found += [str(item["post_id"]) for item in page.items]
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
+
+    def replace_pending(self, post: Post, *, expected_updated_at: datetime) -> Post:
+        """Write an edited post over the stored one, only if it is still pending and unchanged since it was read.
+
+        Raises:
+            Conflict: publishing started, it finished or was cancelled, or someone else edited it meanwhile.
+        """
+        item = post_to_item(post)
+        for name in ("pk", "sk"):
+            item.pop(name)
+        removed = [name for name in ("cover_timestamp_ms", "creator_username") if name not in item]
+        stored = self._table.update(
+            keys.post_key(post.user_id, post.post_id),
+            set_values=item,
+            remove=removed,
+            condition=Attr("status").eq(PostStatus.PENDING.value)
+            & Attr("updated_at").eq(_stored_instant(expected_updated_at)),
+            conflict_message="This post changed meanwhile, or is no longer waiting; reload it.",
+        )
+        return item_to_post(stored)
+
+    def discard_unscheduled(self, user_id: str, post_id: str) -> None:
+        """Remove a post whose schedule could not be created (it was never accepted)."""
+        self._table.delete(keys.post_key(user_id, post_id), condition=Attr("status").eq(PostStatus.PENDING.value))
+
+    def reopen_for_retry(
+        self,
+        user_id: str,
+        post_id: str,
+        *,
+        scheduled_at: datetime,
+        now: datetime,
+        abandoned_publish_id: str | None = None,
+    ) -> Post:
+        """A failed post goes back to pending, for `scheduled_at`, with one more manual retry counted.
+
+        `abandoned_publish_id`: the post's TikTok publish, which TikTok confirmed will never become a
+        post; it is dropped so the next attempt starts a new one. Without it, the post must have none.
+
+        Raises:
+            Conflict: it is not failed, its failure is not one a retry helps, or its publish changed.
+        """
+        publish_condition: ConditionBase
+        if abandoned_publish_id is None:
+            publish_condition = Attr("publish_id").not_exists()
+        else:
+            publish_condition = Attr("publish_id").eq(abandoned_publish_id)
+        item = self._table.update(
+            keys.post_key(user_id, post_id),
+            set_values={
+                "status": PostStatus.PENDING.value,
+                "stage": PostStage.SCHEDULED.value,
+                "scheduled_at": _stored_instant(scheduled_at),
+                "updated_at": _stored_instant(now),
+                "uploaded_bytes": 0,
+                **keys.due_keys(post_id, _instant(scheduled_at)),
+            },
+            add={"retries": 1},
+            remove=[
+                "failure",
+                "finished_at",
+                "expires_at",
+                "attempt_id",
+                "lease_until",
+                *(["publish_id"] if abandoned_publish_id else []),
+            ],
+            condition=Attr("status").eq(PostStatus.FAILED.value)
+            & Attr("failure.retryable").eq(True)
+            & publish_condition,
+            conflict_message="Only a failed post whose failure a retry can help can be retried.",
         )
         return item_to_post(item)
 

@@ -87,6 +87,16 @@ class S3MediaStore:
                 return None
             raise
 
+    def stat(self, key: str) -> StoredObject | None:
+        """The object's size and upload time, or None when there is no such object."""
+        try:
+            head = aws.s3().head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        return StoredObject(key=key, size=head["ContentLength"], last_modified=head["LastModified"])
+
     def source(self, key: str, size: int) -> S3ObjectSource:
         return S3ObjectSource(self._bucket, key, size)
 

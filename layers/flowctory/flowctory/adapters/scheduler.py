@@ -76,8 +76,32 @@ class PostScheduler:
                 raise Conflict("This post is already scheduled.") from error
             raise
 
+    def follow_up(self, *, post_id: str, user_id: str, at: datetime, label: str) -> bool:
+        """One more run of the upload function for a post (a long wait, a retry, a sweep), at `at`.
+
+        Named after the post and `label`, so asking twice for the same follow-up creates one.
+        Returns False when that follow-up already exists.
+        """
+        definition = self._definition(post_id=post_id, user_id=user_id, at=at, timezone="UTC")
+        definition["Name"] = f"{schedule_name(post_id)}-{label}"[:64]
+        try:
+            aws.scheduler().create_schedule(**definition)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConflictException":
+                return False
+            raise
+        return True
+
     def reschedule(self, *, post_id: str, user_id: str, at: datetime, timezone: str) -> None:
-        aws.scheduler().update_schedule(**self._definition(post_id=post_id, user_id=user_id, at=at, timezone=timezone))
+        """Move the post's schedule; one already gone (fired, or lost) is created again (a run that finds
+        the post no longer waiting does nothing)."""
+        definition = self._definition(post_id=post_id, user_id=user_id, at=at, timezone=timezone)
+        try:
+            aws.scheduler().update_schedule(**definition)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            aws.scheduler().create_schedule(**definition)
 
     def cancel(self, post_id: str) -> None:
         """Delete the post's schedule; a schedule already gone (fired, or cancelled before) is fine."""

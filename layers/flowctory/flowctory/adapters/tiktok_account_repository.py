@@ -45,6 +45,11 @@ class TikTokAccountRepository:
     def save(self, account: TikTokAccount) -> None:
         """Store a (re)connected account, replacing what an earlier connection left."""
         self._table.put(account_to_item(account))
+        self._table.put({**keys.tiktok_owner_key(account.open_id, account.user_id), "user_id": account.user_id})
+
+    def owners(self, open_id: str) -> list[str]:
+        """The users who connected this TikTok account (TikTok's webhooks name only the open_id)."""
+        return [str(item["user_id"]) for item in self._table.query_all(keys.tiktok_owner_pk(open_id))]
 
     def get(self, user_id: str, open_id: str) -> TikTokAccount | None:
         item = self._table.get(keys.tiktok_account_key(user_id, open_id), consistent=True)

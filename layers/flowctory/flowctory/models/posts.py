@@ -55,6 +55,7 @@ class Post(BaseModel):
     post_id: str
     user_id: str
     account_open_id: str
+    creator_username: str | None = None  # TikTok @handle at compose time: builds the post's public URL
     caption: str
     privacy_level: str
     allow_comment: bool
@@ -73,6 +74,7 @@ class Post(BaseModel):
     status: PostStatus = PostStatus.PENDING
     stage: PostStage = PostStage.SCHEDULED
     attempts: int = 0
+    retries: int = 0  # manual retries the creator asked for (the plan limits them)
     attempt_id: str | None = None
     lease_until: datetime | None = None
     publish_id: str | None = None

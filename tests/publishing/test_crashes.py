@@ -1,0 +1,96 @@
+"""A crash between any two steps of a publish, then Lambda's retry and the sweeper: published once, or
+failed with a reason, and the simulator's record shows no double post."""
+
+from datetime import timedelta
+
+import pytest
+
+from flowctory.adapters.post_repository import PostRepository
+from flowctory.adapters.s3 import S3MediaStore
+from flowctory.adapters.tiktok.client import TikTokClient
+from flowctory.domain.publishing import PublishPolicy
+from flowctory.models.posts import PostStatus
+
+
+class Crash(Exception):
+    """The Lambda dies here (timeout, out of memory, a deploy)."""
+
+
+def crash_once(monkeypatch, owner: type, name: str, *, when: str) -> None:
+    original = getattr(owner, name)
+    armed = [True]
+
+    def crashing(self, *args, **kwargs):
+        if armed[0] and when == "before":
+            armed[0] = False
+            raise Crash(name)
+        result = original(self, *args, **kwargs)
+        if armed[0]:
+            armed[0] = False
+            raise Crash(name)
+        return result
+
+    monkeypatch.setattr(owner, name, crashing)
+
+
+# (where it dies, and how the post must end)
+CRASH_POINTS = [
+    (PostRepository, "claim", "after", "published"),
+    (TikTokClient, "creator_info", "before", "published"),
+    (TikTokClient, "init_direct_post", "after", "published"),  # TikTok has a publish we never heard of
+    (PostRepository, "save_publish_pointer", "after", "published"),
+    (PostRepository, "record_publish_id", "after", "failed"),  # the upload URL died with the run
+    (TikTokClient, "upload", "after", "published"),
+    (TikTokClient, "fetch_status", "after", "published"),
+    (PostRepository, "mark_published", "after", "published"),
+    (S3MediaStore, "delete", "before", "published"),
+]
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "when", "ending"),
+    CRASH_POINTS,
+    ids=[f"{when}-{name}" for _, name, when, _ in CRASH_POINTS],
+)
+def test_a_crash_at_any_step_ends_published_once_or_failed_with_a_reason(stack, monkeypatch, owner, name, when, ending):
+    # Given a due post, and a run that dies at one step
+    stack.new_post()
+    crash_once(monkeypatch, owner, name, when=when)
+    with pytest.raises(Crash):
+        stack.invoke()
+
+    # When Lambda retries at once (the lease is still held, so the retry does nothing) ...
+    assert stack.invoke()["outcome"] == "skipped"
+    # ... and the sweeper runs after the lease lapsed, handing the post to a follow-up run
+    stack.clock.advance(PublishPolicy().lease + timedelta(minutes=1))
+    stack.sweep()
+    stack.fire_follow_ups()
+    stack.sim.wait_idle()
+
+    # Then the post ended as it must, and TikTok posted it at most once
+    post = stack.post()
+    assert post.status.value == ending, post.failure
+    if ending == "published":
+        assert stack.tiktok_posts() == 1
+    else:
+        assert post.failure is not None and post.failure.retryable and post.failure.message
+        assert stack.tiktok_posts() == 0
+    assert stack.schedules() == []
+    # ... and nothing more happens on further sweeps and deliveries
+    stack.clock.advance(timedelta(hours=1))
+    assert stack.sweep()["posts_resumed"] == 0
+    assert stack.invoke()["outcome"] == "skipped"
+    assert stack.tiktok_posts() == (1 if ending == "published" else 0)
+
+
+def test_a_crash_after_the_publish_left_the_video_for_the_retention_sweep_only(stack, monkeypatch):
+    # Given a run that died between "published" and deleting the video
+    stack.new_post()
+    crash_once(monkeypatch, S3MediaStore, "delete", when="before")
+    with pytest.raises(Crash):
+        stack.invoke()
+
+    # Then the post is published once; the video waits for the 24-hour retention sweep (P07's backstop)
+    assert stack.post().status is PostStatus.PUBLISHED
+    assert stack.tiktok_posts() == 1
+    assert stack.video_exists()
