@@ -13,9 +13,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel
 
 from flowctory import errors
+from flowctory.models.base import Model
 from flowctory.observability import logger
 
 STATUS_BY_ERROR: dict[type[errors.AppError], HTTPStatus] = {
@@ -36,19 +36,19 @@ SECURITY_HEADERS = {
 }
 
 
-class FieldProblem(BaseModel):
+class FieldProblem(Model):
     field: str
     problem: str
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     code: str
     message: str
     request_id: str | None = None
     fields: list[FieldProblem] | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: ErrorDetail
 
 

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from flowctory import wiring
 from flowctory.adapters.post_repository import PostRepository
 from flowctory.adapters.scheduler import PostScheduler
 from flowctory.clock import utcnow
+from flowctory.models.base import Model
 from flowctory.settings import CommonSettings, SchedulerSettings, TikTokSettings, load_settings
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from flowctory.domain.tiktok_webhooks import TikTokWebhookDeps
 
 
-class KeySettings(BaseModel):
+class KeySettings(Model):
     """The KMS key sealing TikTok tokens (a refresh re-seals them)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")

@@ -8,14 +8,15 @@ user's or another account's item cannot be decrypted (promise P05).
 import json
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import ConfigDict, SecretStr
 
+from flowctory.models.base import Model
 from flowctory.ports import TokenCipher
 
 PURPOSE = "tiktok-tokens"
 
 
-class TokenPair(BaseModel):
+class TokenPair(Model):
     """A TikTok access/refresh token pair with the lifetimes TikTok gave for them (never assumed)."""
 
     model_config = ConfigDict(frozen=True)

@@ -11,7 +11,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool
+
+from flowctory.models.base import Model
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
@@ -73,7 +75,7 @@ Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_INPUT)]
 Token = Annotated[str, Field(min_length=1, max_length=512)]
 
 
-class UserProfile(BaseModel):
+class UserProfile(Model):
     """The profile item's content (promise P01): nothing beyond the policy's list, the consents and the
     security state. The password is only ever held as its argon2id hash."""
 
@@ -99,7 +101,7 @@ class UserProfile(BaseModel):
 # --- requests ---------------------------------------------------------------------------------
 
 
-class _Request(BaseModel):
+class _Request(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -153,7 +155,7 @@ class UpdateProfileRequest(_Request):
 # --- responses --------------------------------------------------------------------------------
 
 
-class UserView(BaseModel):
+class UserView(Model):
     id: str
     email: str
     email_verified: bool
@@ -187,31 +189,31 @@ class UserView(BaseModel):
         )
 
 
-class SessionView(BaseModel):
+class SessionView(Model):
     user: UserView
     csrf_token: str = Field(description="Send it back in the X-CSRF-Token header of every POST, PATCH or DELETE.")
     expires_at: datetime = Field(description="When the session ends without activity (it slides on each request).")
     absolute_expires_at: datetime = Field(description="When the session ends whatever the activity.")
 
 
-class CsrfView(BaseModel):
+class CsrfView(Model):
     csrf_token: str
 
 
-class AcceptedView(BaseModel):
+class AcceptedView(Model):
     status: Literal["accepted"] = "accepted"
     message: str
 
 
-class EmailVerifiedView(BaseModel):
+class EmailVerifiedView(Model):
     email: str
     email_verified: bool
 
 
-class SignedOutView(BaseModel):
+class SignedOutView(Model):
     signed_out: bool = True
 
 
-class PasswordResetView(BaseModel):
+class PasswordResetView(Model):
     password_reset: bool = True
     message: str = "Your password was changed and every session was signed out. Sign in with the new password."

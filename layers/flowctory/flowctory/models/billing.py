@@ -7,24 +7,25 @@ the Customer Portal and never reach this backend (promise P15).
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from flowctory.models.base import Model
 from flowctory.plans import PlanLimits
 
 
-class CheckoutRequest(BaseModel):
+class CheckoutRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     plan: str = Field(min_length=1, max_length=32, description="id of a paid plan from GET /billing/plans")
 
 
-class RedirectResponse(BaseModel):
+class RedirectResponse(Model):
     """A short-lived Stripe page to send the browser to; not to be stored or mailed."""
 
     url: str
 
 
-class PlanView(BaseModel):
+class PlanView(Model):
     id: str
     name: str
     monthly_price_cents: int
@@ -33,36 +34,36 @@ class PlanView(BaseModel):
     purchasable: bool = Field(description="false for the free plan and whenever billing is not configured")
 
 
-class PlansResponse(BaseModel):
+class PlansResponse(Model):
     billing_enabled: bool
     plans: list[PlanView]
 
 
-class LimitUsage(BaseModel):
+class LimitUsage(Model):
     used: int
     allowed: int
 
 
-class UsageView(BaseModel):
+class UsageView(Model):
     tiktok_accounts: LimitUsage
     posts_this_month: LimitUsage
     month: str = Field(description="the calendar month (UTC) posts are counted in, YYYY-MM")
 
 
-class OverLimitView(BaseModel):
+class OverLimitView(Model):
     limit: str
     used: int
     allowed: int
     message: str
 
 
-class NoticeView(BaseModel):
+class NoticeView(Model):
     kind: Literal["payment_failed", "payment_action_required", "trial_will_end"]
     message: str
     pay_url: str | None = Field(default=None, description="Stripe's hosted invoice page, to pay or authenticate")
 
 
-class SubscriptionResponse(BaseModel):
+class SubscriptionResponse(Model):
     billing_enabled: bool
     plan: PlanView
     status: str = Field(description='"none" without a subscription, else the Stripe subscription status')
@@ -74,16 +75,16 @@ class SubscriptionResponse(BaseModel):
     notice: NoticeView | None = None
 
 
-class WebhookAck(BaseModel):
+class WebhookAck(Model):
     received: bool = True
     outcome: Literal["processed", "duplicate", "ignored"]
 
 
-class StripeEventData(BaseModel):
+class StripeEventData(Model):
     object: dict[str, Any]
 
 
-class StripeEvent(BaseModel):
+class StripeEvent(Model):
     """The fields of a (verified) Stripe v1 snapshot event that the handler reads."""
 
     model_config = ConfigDict(extra="ignore")

@@ -1,9 +1,11 @@
 """Payloads of asynchronous invocations (the `Input` of EventBridge Scheduler schedules)."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from flowctory.models.base import Model
 
 
-class PublishPostEvent(BaseModel):
+class PublishPostEvent(Model):
     """What a post's one-time schedule passes to the upload function."""
 
     model_config = ConfigDict(frozen=True)

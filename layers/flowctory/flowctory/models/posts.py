@@ -8,7 +8,9 @@ creator's IANA timezone is kept beside `scheduled_at` so the console can show th
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from flowctory.models.base import Model
 
 
 class PostStatus(StrEnum):
@@ -28,7 +30,7 @@ class PostStage(StrEnum):
     DONE = "done"
 
 
-class VideoFacts(BaseModel):
+class VideoFacts(Model):
     model_config = ConfigDict(frozen=True)
 
     key: str
@@ -41,7 +43,7 @@ class VideoFacts(BaseModel):
     uploaded_at: datetime
 
 
-class PostFailure(BaseModel):
+class PostFailure(Model):
     model_config = ConfigDict(frozen=True)
 
     code: str
@@ -49,7 +51,7 @@ class PostFailure(BaseModel):
     retryable: bool
 
 
-class Post(BaseModel):
+class Post(Model):
     model_config = ConfigDict(frozen=True)
 
     post_id: str

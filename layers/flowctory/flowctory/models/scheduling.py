@@ -9,15 +9,16 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from flowctory.models.base import Model
 from flowctory.models.posts import Post, PostStage, PostStatus
 
 UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 PUBLIC_PRIVACY = "PUBLIC_TO_EVERYONE"
 
 
-class _Request(BaseModel):
+class _Request(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -27,7 +28,7 @@ class UploadRequest(_Request):
     size: Annotated[int, Field(gt=0)]
 
 
-class UploadTicket(BaseModel):
+class UploadTicket(Model):
     """A browser form POST straight to S3: send `fields` then the file as `file` to `url`."""
 
     upload_id: str
@@ -83,18 +84,18 @@ class EditPostRequest(_Request):
     declaration: Annotated[str | None, Field(max_length=500)] = None
 
 
-class DisclosureView(BaseModel):
+class DisclosureView(Model):
     enabled: bool
     your_brand: bool
     branded_content: bool
 
 
-class ConsentView(BaseModel):
+class ConsentView(Model):
     declaration: str
     accepted_at: datetime
 
 
-class VideoView(BaseModel):
+class VideoView(Model):
     size: int
     container: str
     duration_seconds: float
@@ -104,13 +105,13 @@ class VideoView(BaseModel):
     uploaded_at: datetime
 
 
-class FailureView(BaseModel):
+class FailureView(Model):
     code: str
     message: str
     retryable: bool
 
 
-class PostView(BaseModel):
+class PostView(Model):
     id: str
     status: PostStatus
     stage: PostStage
@@ -189,7 +190,7 @@ class PostView(BaseModel):
         )
 
 
-class PostPage(BaseModel):
+class PostPage(Model):
     items: list[PostView]
     next_cursor: str | None
 

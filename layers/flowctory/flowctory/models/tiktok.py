@@ -8,7 +8,9 @@ type. Tokens are SecretStr, so no repr, log line or exception shows them. Ids th
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from flowctory.models.base import Model
 
 PrivacyLevel = Literal["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
 PublishStatusValue = Literal[
@@ -28,7 +30,7 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
-class _Response(BaseModel):
+class _Response(Model):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
@@ -89,7 +91,7 @@ class CreatorInfo(_Response):
     max_video_post_duration_sec: int = Field(gt=0)
 
 
-class PostInfo(BaseModel):
+class PostInfo(Model):
     """`post_info` of a Direct Post video init. No defaults for the creator's choices (audit rule 2b/2c)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -3,7 +3,9 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from flowctory.models.base import Model
 
 
 class AccountStatus(StrEnum):
@@ -11,7 +13,7 @@ class AccountStatus(StrEnum):
     RECONNECT_REQUIRED = "reconnect_required"
 
 
-class TikTokAccount(BaseModel):
+class TikTokAccount(Model):
     """What we keep of a connected account. The tokens are the KMS ciphertext `sealed_tokens`, nothing else."""
 
     model_config = ConfigDict(frozen=True)
