@@ -12,14 +12,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from flowctory import access_log, cookies, sessions, wiring
 from flowctory.domain import redirects, tiktok_connection
 from flowctory.domain.tiktok_connection import PendingConnection
 from flowctory.errors import AppError
 from flowctory.http import ErrorDetail, create_app, error_response, status_for
-from flowctory.models.tiktok_accounts import TikTokAccount
+from flowctory.models.tiktok_connect import AccountList, AccountView, CreatorInfoView, Disconnected
 from flowctory.observability import logger, metrics, tracer
 
 app = create_app()
@@ -31,45 +30,6 @@ FLOW_COOKIES = (cookies.TIKTOK_OAUTH_STATE, cookies.TIKTOK_CODE_VERIFIER, cookie
 PENDING_SEAL = "tiktok-pending-connection"
 VERIFIER_SEAL = "tiktok-code-verifier"
 REDIRECT: dict[int, OpenAPIResponse] = {302: {"description": "Redirect to TikTok, or back to the app."}}
-
-
-class AccountView(BaseModel):
-    """A connected account as the app shows it: never a token (promise P05)."""
-
-    open_id: str
-    display_name: str
-    avatar_url: str
-    status: str
-    access_expires_at: datetime | None
-    refresh_expires_at: datetime | None
-    connected_at: datetime
-
-    @classmethod
-    def of(cls, account: TikTokAccount) -> "AccountView":
-        return cls(**account.model_dump(include=set(cls.model_fields)))
-
-
-class AccountList(BaseModel):
-    accounts: list[AccountView]
-
-
-class CreatorInfoView(BaseModel):
-    open_id: str
-    can_post: bool
-    reason: str | None = None
-    nickname: str | None = None
-    username: str | None = None
-    avatar_url: str | None = None
-    privacy_level_options: list[str] = []
-    comment_disabled: bool | None = None
-    duet_disabled: bool | None = None
-    stitch_disabled: bool | None = None
-    max_video_post_duration_sec: int | None = None
-
-
-class Disconnected(BaseModel):
-    open_id: str
-    cancelled_posts: list[str]
 
 
 def _now() -> datetime:
