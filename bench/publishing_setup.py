@@ -71,13 +71,7 @@ def connect_creator(sim_url: str) -> str:
         code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
         grant = client.exchange_code(code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier)
     now = datetime.now(UTC)
-    tokens = token_vault.TokenPair(
-        access_token=grant.access_token,
-        refresh_token=grant.refresh_token,
-        access_expires_at=grant.access_expires_at(now),
-        refresh_expires_at=grant.refresh_expires_at(now),
-        scopes=grant.scope,
-    )
+    tokens = token_vault.TokenPair.from_grant(grant, issued_at=now)
     cipher = KmsTokenCipher(os.environ["KMS_KEY_ID"])
     TikTokAccountRepository(SingleTable(os.environ["TABLE_NAME"])).save(
         TikTokAccount(

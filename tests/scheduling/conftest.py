@@ -150,13 +150,7 @@ def save_account(aws: Any, user_id: str, connection: Connection) -> str:
     """Store the simulator's grant as a connected account, sealed with KMS as the OAuth callback does."""
     grant = connection.grant
     now = datetime.now(UTC)
-    tokens = token_vault.TokenPair(
-        access_token=grant.access_token,
-        refresh_token=grant.refresh_token,
-        access_expires_at=grant.access_expires_at(now),
-        refresh_expires_at=grant.refresh_expires_at(now),
-        scopes=tuple(grant.scope),
-    )
+    tokens = token_vault.TokenPair.from_grant(grant, issued_at=now)
     cipher = KmsTokenCipher(aws.ref("AppKey"))
     TikTokAccountRepository(SingleTable(aws.ref("AppTable"))).save(
         TikTokAccount(

@@ -263,13 +263,7 @@ def complete(
         except billing.PlanLimitReached as refused:
             _revoke_quietly(deps, grant.access_token)
             raise ConnectionFailed(refused.message, code=refused.code) from None
-    tokens = TokenPair(
-        access_token=grant.access_token,
-        refresh_token=grant.refresh_token,
-        access_expires_at=grant.access_expires_at(now),
-        refresh_expires_at=grant.refresh_expires_at(now),
-        scopes=grant.scope,
-    )
+    tokens = TokenPair.from_grant(grant, issued_at=now)
     account = TikTokAccount(
         user_id=pending.user_id,
         open_id=grant.open_id,

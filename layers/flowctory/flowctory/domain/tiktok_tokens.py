@@ -134,14 +134,7 @@ def _rotate(deps: TokenDeps, account: TikTokAccount, tokens: TokenPair) -> Token
             raise
         deps.accounts.require_reconnect(account.user_id, account.open_id, reason=error.code)
         raise ReconnectRequired(RECONNECT_MESSAGE) from None
-    issued_at = deps.clock()
-    rotated = TokenPair(
-        access_token=grant.access_token,
-        refresh_token=grant.refresh_token,
-        access_expires_at=grant.access_expires_at(issued_at),
-        refresh_expires_at=grant.refresh_expires_at(issued_at),
-        scopes=grant.scope or tokens.scopes,
-    )
+    rotated = TokenPair.from_grant(grant, issued_at=deps.clock(), scopes=tokens.scopes)
     deps.accounts.store_rotated_tokens(
         account.user_id,
         account.open_id,

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import ConfigDict, SecretStr
 
 from flowctory.models.base import Model
+from flowctory.models.tiktok import TokenGrant
 from flowctory.ports import TokenCipher
 
 PURPOSE = "tiktok-tokens"
@@ -26,6 +27,18 @@ class TokenPair(Model):
     access_expires_at: datetime
     refresh_expires_at: datetime
     scopes: tuple[str, ...]
+
+    @classmethod
+    def from_grant(cls, grant: TokenGrant, *, issued_at: datetime, scopes: tuple[str, ...] = ()) -> "TokenPair":
+        """The pair a token response gives, with its lifetimes counted from `issued_at`; `scopes`
+        stands in when a refresh response does not repeat them."""
+        return cls(
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token,
+            access_expires_at=grant.access_expires_at(issued_at),
+            refresh_expires_at=grant.refresh_expires_at(issued_at),
+            scopes=grant.scope or scopes,
+        )
 
 
 def encryption_context(*, user_id: str, open_id: str) -> dict[str, str]:
