@@ -7,6 +7,7 @@ import pytest
 
 from sandbox.server import Sandbox, SandboxConfig
 from tests.sandbox import functions
+from tests.tiktok.conftest import video_files  # noqa: F401 (a fixture of the end-to-end tests)
 
 
 def sandbox_config(**overrides: object) -> SandboxConfig:

@@ -158,7 +158,7 @@ def test_p08_p11_history_pages_newest_first_with_filters_and_an_opaque_cursor(ne
     pending = creator.request("GET", "/posts", query={"status": "pending", "account": creator.open_id}).body
     assert len(pending["items"]) == 4
     assert creator.request("GET", "/posts", query={"account": "someone-else"}).body["items"] == []
-    window = creator.request("GET", "/posts", query={"from": in_minutes(32), "to": in_minutes(60)}).body
+    window = creator.request("GET", "/posts", query={"from": in_minutes(32.5), "to": in_minutes(60)}).body
     assert {item["caption"] for item in window["items"]} == {"post 3", "post 4"}
     # And a cursor that was tampered with is refused
     assert creator.request("GET", "/posts", query={"cursor": "eyJwayI6IlVTRVIjeCIsInNrIjoiUE9TVCN5In0"}).status == 400

@@ -176,7 +176,8 @@ class PostView(Model):
             ),
             attempts=post.attempts,
             retries=post.retries,
-            uploaded_bytes=post.uploaded_bytes,
+            # TikTok published it, so every byte arrived (the last progress write is skipped to save a call).
+            uploaded_bytes=video.size if post.status is PostStatus.PUBLISHED else post.uploaded_bytes,
             publish_id=post.publish_id,
             tiktok_post_id=post.tiktok_post_id,
             tiktok_post_url=tiktok_post_url(post),
