@@ -36,6 +36,7 @@ from sandbox import outbox
 from sandbox.background import Periodic
 from sandbox.docs import SWAGGER_ASSETS, merge_openapi, swagger_asset, swagger_page
 from sandbox.gateway import CorsPolicy, Gateway, LocalRoute
+from sandbox.moto_app import moto_app
 from sandbox.runtime import (
     FunctionRuntime,
     FunctionSpec,
@@ -269,9 +270,9 @@ class Sandbox:
         return self.gateway(environ, start_response)
 
     def _start_moto(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-        app = DomainDispatcherApplication(create_backend_app)
+        app = moto_app(ACCOUNT_ID)
         server = _Server("moto", self.config.host, self.config.aws_port, app, request_handler=MotoRequestHandler)
         self._servers.append(server)
         server.start()
