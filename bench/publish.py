@@ -83,6 +83,16 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * resource.getpagesize()
 
 
+def peak_rss_bytes() -> int:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: subprocess starts children with vfork, and
+    Linux then counts the parent's peak as the child's, so ru_maxrss reported the bench's own size."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def child(mode: str, key: str, post_id: str) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     from flowctory import publishing_wiring
@@ -129,7 +139,7 @@ def child(mode: str, key: str, post_id: str) -> None:
         result = publishing.publish_post(deps, user_id="bench-user", post_id=post_id)
         outcome, size = result.outcome.value, 0
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    peak = peak_rss_bytes()
     print(
         json.dumps(
             {
