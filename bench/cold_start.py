@@ -14,7 +14,8 @@ Runs are interleaved (floor, then each function, repeated) so that machine noise
 the median of each is compared: ratio = function / floor, within budget when ratio <= 1.3. Children
 get a Lambda-like environment (LAMBDA_TASK_ROOT, AWS_LAMBDA_FUNCTION_NAME...), so Powertools behaves
 as in production (the tracer is on). `--explain` lists, for each function over budget, the packages
-it imports beyond the floor with their own import time (`-X importtime`).
+it imports beyond the floor with their own import time (`-X importtime`), and the full garbage
+collections its imports trigger (a step cost: see docs/build-and-bench.md).
 
 Usage: python -m bench.cold_start [--runs 7] [--budget 1.3] [--clock wall|cpu] [--explain] [--package DIR --python PY]
 """
@@ -25,7 +26,7 @@ import statistics
 import subprocess
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sandbox.template import load_template, resources_of_type
@@ -140,6 +141,46 @@ def measure(targets: list[Target], runs: int, clock: str = "wall") -> dict[str, 
     return samples
 
 
+def loaded_modules(target: Target) -> set[str]:
+    """Every module a fresh interpreter holds once `target`'s imports are done."""
+    code = target.code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        replace(target, code=code).argv(), cwd=ROOT, env=target.env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"importing {target.label} failed:\n{result.stderr}")
+    return set(result.stdout.splitlines()[0].split())
+
+
+# Counts the collections of the oldest generation (full passes over every tracked object) during the imports.
+GC_PROBE = """
+import gc, time
+_full = []
+def _on_gc(phase, info, _started=[0.0]):
+    if info["generation"] == 2:
+        if phase == "start":
+            _started[0] = time.process_time()
+        else:
+            _full.append((time.process_time() - _started[0]) * 1000)
+gc.callbacks.append(_on_gc)
+"""
+
+
+def full_collections(target: Target) -> list[float]:
+    """CPU milliseconds of each full garbage collection that `target`'s imports trigger.
+
+    CPython runs one when enough new objects have survived: a step of 15-25 ms here, paid by
+    whichever import crosses the threshold (docs/build-and-bench.md).
+    """
+    code = GC_PROBE + target.code + "\nprint(' '.join(str(ms) for ms in _full))"
+    result = subprocess.run(
+        replace(target, code=code).argv(clock="cpu"), cwd=ROOT, env=target.env, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"importing {target.label} failed:\n{result.stderr}")
+    return [float(ms) for ms in result.stdout.splitlines()[0].split()]
+
+
 def import_profile(target: Target) -> dict[str, int]:
     """Own import time (microseconds) of every module `target` loads, from `-X importtime`."""
     result = subprocess.run(
@@ -219,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n{target.label}: imports beyond the floor (own time, -X importtime, one run)")
                 for package, ms, count in beyond_floor(target, targets[0])[:12]:
                     print(f"  {package:<45} {ms:>7.1f} ms  {count:>4} modules")
+                passes = full_collections(target)
+                floor_passes = len(full_collections(targets[0]))
+                print(f"  full garbage collections: {len(passes)} (floor: {floor_passes}), {sum(passes):.1f} ms")
     return 1 if args.check and not within else 0
 
 

@@ -1,11 +1,12 @@
 """Billing API (API Gateway HTTP API): plans, Stripe Checkout and Customer Portal, the user's subscription."""
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flowctory import billing_wiring, sessions, wiring
+from flowctory import sessions, wiring
 from flowctory.clock import utcnow
-from flowctory.domain import billing
 from flowctory.http import create_app
 from flowctory.models.billing import (
     CheckoutRequest,
@@ -21,6 +22,11 @@ from flowctory.models.billing import (
 from flowctory.observability import logger, metrics, tracer
 from flowctory.plans import Plan
 
+if TYPE_CHECKING:
+    from flowctory.domain import billing
+
+# The billing domain and its wiring (Stripe gateway, billing store) are imported inside the routes:
+# importing this module stays within the cold-start budget (docs/build-and-bench.md).
 app = create_app()
 sessions.install(app, wiring.sessions)  # verifies and slides the session; CSRF and Origin on POST
 
@@ -44,6 +50,8 @@ def _plan_view(plan: Plan, *, billing_enabled: bool) -> PlanView:
 @app.get("/billing/plans")
 @tracer.capture_method
 def list_plans() -> PlansResponse:
+    from flowctory import billing_wiring
+
     deps = billing_wiring.billing()
     return PlansResponse(
         billing_enabled=deps.enabled,
@@ -54,6 +62,9 @@ def list_plans() -> PlansResponse:
 @app.get("/billing/subscription")
 @tracer.capture_method
 def get_subscription() -> SubscriptionResponse:
+    from flowctory import billing_wiring
+    from flowctory.domain import billing
+
     user_id = signed_in_user_id()
     deps = billing_wiring.billing()
     overview = billing.subscription_overview(deps, billing_wiring.usage(), user_id=user_id, now=utcnow())
@@ -75,13 +86,16 @@ def get_subscription() -> SubscriptionResponse:
     )
 
 
-def _notice_view(notice: billing.Notice | None) -> NoticeView | None:
+def _notice_view(notice: "billing.Notice | None") -> NoticeView | None:
     return None if notice is None else NoticeView(kind=notice.kind, message=notice.message, pay_url=notice.pay_url)
 
 
 @app.post("/billing/checkout")
 @tracer.capture_method
 def start_checkout(body: CheckoutRequest) -> RedirectResponse:
+    from flowctory import billing_wiring
+    from flowctory.domain import billing
+
     user_id = signed_in_user_id()
     url = billing.start_checkout(billing_wiring.billing(), user_id=user_id, plan_id=body.plan, now=utcnow())
     metrics.add_metric(name="CheckoutStarted", unit="Count", value=1)
@@ -91,6 +105,9 @@ def start_checkout(body: CheckoutRequest) -> RedirectResponse:
 @app.post("/billing/portal")
 @tracer.capture_method
 def open_portal() -> RedirectResponse:
+    from flowctory import billing_wiring
+    from flowctory.domain import billing
+
     user_id = signed_in_user_id()
     return RedirectResponse(url=billing.open_portal(billing_wiring.billing(), user_id=user_id))
 

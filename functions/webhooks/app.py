@@ -6,9 +6,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flowctory import billing_wiring
 from flowctory.clock import utcnow
-from flowctory.domain import billing
 from flowctory.http import create_app
 from flowctory.models.billing import WebhookAck
 from flowctory.observability import logger, metrics, tracer
@@ -25,6 +23,10 @@ def raw_body(event: APIGatewayProxyEventV2) -> bytes:
 @app.post("/webhooks/stripe")
 @tracer.capture_method
 def receive_stripe_event() -> WebhookAck:
+    # Imported here, like the publishing path below: this function's cold start pays for neither.
+    from flowctory import billing_wiring
+    from flowctory.domain import billing
+
     event = app.current_event
     outcome = billing.receive_stripe_webhook(
         billing_wiring.billing(),

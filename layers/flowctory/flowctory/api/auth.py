@@ -2,6 +2,9 @@
 
 Every POST needs the CSRF token (from GET /auth/csrf or GET /auth/session) in the X-CSRF-Token
 header, matching the `authjs.csrf-token` cookie: sign-in and sign-up included (login CSRF).
+
+The accounts domain (`flowctory.domain.accounts`) is imported inside the routes: importing the auth
+handler stays within the cold-start budget (docs/build-and-bench.md).
 """
 
 from http import HTTPStatus
@@ -10,7 +13,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from flowctory import cookies, sessions, wiring
 from flowctory.api import common
-from flowctory.domain import accounts
 from flowctory.models.accounts import (
     AcceptedView,
     ChangePasswordRequest,
@@ -41,6 +43,8 @@ TAGS = ["auth"]
     "elsewhere) and acceptance of the current terms, both recorded with their time. A verification e-mail is sent.",
 )
 def sign_up(body: SignupRequest) -> SessionView:
+    from flowctory.domain import accounts
+
     profile = accounts.sign_up(wiring.accounts(), body, now=common.now(), source_ip=common.source_ip(router))
     return common.sign_in(router, profile)
 
@@ -53,6 +57,8 @@ def sign_up(body: SignupRequest) -> SessionView:
     "an account must wait (429 with Retry-After), and an IP is limited across accounts.",
 )
 def log_in(body: LoginRequest) -> SessionView:
+    from flowctory.domain import accounts
+
     deps = wiring.accounts()
     profile = accounts.log_in(deps, body.email, body.password, now=common.now(), source_ip=common.source_ip(router))
     return common.sign_in(router, profile)
@@ -60,6 +66,8 @@ def log_in(body: LoginRequest) -> SessionView:
 
 @router.post("/auth/logout", tags=TAGS, summary="Sign out: end this session and clear every cookie")
 def log_out() -> SignedOutView:
+    from flowctory.domain import accounts
+
     service = wiring.sessions()
     accounts.sign_out(wiring.accounts(), sessions.optional_session(router))
     sessions.respond_with_cookies(
@@ -101,6 +109,8 @@ def get_csrf() -> CsrfView:
     description="Confirms the account's address, or the new address of an e-mail change (which then takes effect).",
 )
 def verify_email(body: VerifyEmailRequest) -> EmailVerifiedView:
+    from flowctory.domain import accounts
+
     profile = accounts.verify_email(wiring.accounts(), body.token, now=common.now(), source_ip=common.source_ip(router))
     return EmailVerifiedView(email=profile.email, email_verified=profile.email_verified)
 
@@ -112,6 +122,8 @@ def verify_email(body: VerifyEmailRequest) -> EmailVerifiedView:
     summary="Mail a new verification link (signed in)",
 )
 def resend_verification() -> AcceptedView:
+    from flowctory.domain import accounts
+
     accounts.resend_verification(wiring.accounts(), sessions.current_session(router), now=common.now())
     return AcceptedView(message="If your address still needs confirming, a new link is on its way.")
 
@@ -124,6 +136,8 @@ def resend_verification() -> AcceptedView:
     description="Always the same answer, in about the same time, whether or not an account has this address.",
 )
 def forgot_password(body: ForgotPasswordRequest) -> AcceptedView:
+    from flowctory.domain import accounts
+
     accounts.request_password_reset(wiring.accounts(), body.email, now=common.now(), source_ip=common.source_ip(router))
     return AcceptedView(message="If an account uses this address, a link to reset its password is on its way.")
 
@@ -135,6 +149,8 @@ def forgot_password(body: ForgotPasswordRequest) -> AcceptedView:
     description="Ends every session of the account (sign in again afterwards) and sends a security e-mail.",
 )
 def reset_password(body: ResetPasswordRequest) -> PasswordResetView:
+    from flowctory.domain import accounts
+
     accounts.reset_password(
         wiring.accounts(), body.token, body.password, now=common.now(), source_ip=common.source_ip(router)
     )
@@ -151,6 +167,8 @@ def reset_password(body: ResetPasswordRequest) -> PasswordResetView:
     description="Ends every other session of the account, keeps this one, and sends a security e-mail.",
 )
 def change_password(body: ChangePasswordRequest) -> SessionView:
+    from flowctory.domain import accounts
+
     session = sessions.current_session(router)
     profile = accounts.change_password(
         wiring.accounts(), session, body.current_password, body.new_password, now=common.now()

@@ -1,6 +1,10 @@
-"""/auth/oauth/{provider}: sign-in with Google or Facebook (redirects, state in a sealed cookie)."""
+"""/auth/oauth/{provider}: sign-in with Google or Facebook (redirects, state in a sealed cookie).
 
-from typing import Annotated
+The sign-in domain (`flowctory.domain.oauth_login`) is imported inside the routes: importing the
+auth handler stays within the cold-start budget (docs/build-and-bench.md).
+"""
+
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
@@ -10,12 +14,13 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from flowctory import cookies, sessions, wiring
 from flowctory.api import common
-from flowctory.domain import oauth_login, redirects
-from flowctory.domain.oauth_login import IdentityProvider, OAuthFlow
 from flowctory.errors import AppError, BadRequest
 from flowctory.http import ErrorDetail, error_response, status_for
 from flowctory.models.accounts import check_timezone
 from flowctory.observability import logger
+
+if TYPE_CHECKING:
+    from flowctory.domain.oauth_login import IdentityProvider
 
 router = Router()
 TAGS = ["auth"]
@@ -25,7 +30,9 @@ REDIRECT: dict[int, OpenAPIResponse] = {
 }
 
 
-def _provider(name: str) -> IdentityProvider:
+def _provider(name: str) -> "IdentityProvider":
+    from flowctory.domain import oauth_login
+
     if name not in oauth_login.SIGN_IN_PROVIDERS:
         raise oauth_login.UnknownProvider
     provider = wiring.identity_providers().get(name)
@@ -71,6 +78,8 @@ def start_sign_in(
     age_confirmed: Annotated[bool, Query()] = False,
     accept_terms: Annotated[bool, Query()] = False,
 ) -> Response[None]:
+    from flowctory.domain import oauth_login, redirects
+
     chosen = _provider(provider)
     deps = wiring.accounts()
     target = redirects.safe_callback_url(callback_url, web_origin=deps.web_origin)
@@ -116,6 +125,9 @@ def finish_sign_in(
     state: Annotated[str | None, Query(max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response[None]:
+    from flowctory.domain import oauth_login, redirects
+    from flowctory.domain.oauth_login import OAuthFlow
+
     chosen = _provider(provider)
     service = wiring.sessions()
     sealed = cookies.read_cookie(sessions.request_cookies(router), cookies.CALLBACK_URL, secure=service.secure_cookies)

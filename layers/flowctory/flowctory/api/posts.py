@@ -2,6 +2,10 @@
 
 Every route acts for the signed-in user only: ids of another user's uploads, posts or accounts
 are simply not found (404), never their data.
+
+The domain (`flowctory.domain.scheduling`: composition rules, the media probe, TikTok's models) and
+its wiring (the repositories, KMS and the scheduler adapters) are imported inside the routes, so that
+importing the handler stays within the cold-start budget (docs/build-and-bench.md).
 """
 
 from http import HTTPStatus
@@ -10,8 +14,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from flowctory import schedule_wiring, sessions
-from flowctory.domain import scheduling
+from flowctory import sessions
 from flowctory.models.posts import PostStatus
 from flowctory.models.scheduling import (
     CreatePostRequest,
@@ -34,6 +37,9 @@ PostId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     summary="A presigned S3 form POST for a video (MP4, MOV or WebM, up to 4 GB)",
 )
 def create_upload(body: UploadRequest) -> UploadTicket:
+    from flowctory import schedule_wiring
+    from flowctory.domain import scheduling
+
     session = sessions.current_session(router)
     return scheduling.request_upload(schedule_wiring.scheduling(), user_id=session.user_id, request=body)
 
@@ -47,6 +53,9 @@ def create_upload(body: UploadRequest) -> UploadTicket:
     'local time in `timezone` (default: the profile\'s), or "now".',
 )
 def create_post(body: CreatePostRequest) -> PostView:
+    from flowctory import schedule_wiring
+    from flowctory.domain import scheduling
+
     session = sessions.current_session(router)
     post = scheduling.create_post(
         schedule_wiring.scheduling(), user_id=session.user_id, user_timezone=session.timezone, body=body
@@ -63,6 +72,9 @@ def list_posts(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> PostPage:
+    from flowctory import schedule_wiring
+    from flowctory.domain import scheduling
+
     session = sessions.current_session(router)
     query = scheduling.PostQuery(
         status=status,
@@ -80,12 +92,18 @@ def list_posts(
 
 @router.get("/posts/<post_id>", tags=TAGS, summary="One post, with its status and TikTok link once public")
 def get_post(post_id: PostId) -> PostView:
+    from flowctory import schedule_wiring
+    from flowctory.domain import scheduling
+
     session = sessions.current_session(router)
     return PostView.of(scheduling.get_post(schedule_wiring.scheduling(), user_id=session.user_id, post_id=post_id))
 
 
 @router.patch("/posts/<post_id>", tags=TAGS, summary="Edit or reschedule a post that is still pending")
 def edit_post(post_id: PostId, body: EditPostRequest) -> PostView:
+    from flowctory import schedule_wiring
+    from flowctory.domain import scheduling
+
     session = sessions.current_session(router)
     post = scheduling.edit_post(schedule_wiring.scheduling(), user_id=session.user_id, post_id=post_id, body=body)
     return PostView.of(post)
@@ -93,6 +111,9 @@ def edit_post(post_id: PostId, body: EditPostRequest) -> PostView:
 
 @router.delete("/posts/<post_id>", tags=TAGS, summary="Cancel a post that is still pending")
 def cancel_post(post_id: PostId) -> PostView:
+    from flowctory import schedule_wiring
+    from flowctory.domain import scheduling
+
     session = sessions.current_session(router)
     return PostView.of(scheduling.cancel_post(schedule_wiring.scheduling(), user_id=session.user_id, post_id=post_id))
 
@@ -103,5 +124,8 @@ def cancel_post(post_id: PostId) -> PostView:
     summary="Publish a failed post again, when a retry can help and TikTok never received it",
 )
 def retry_post(post_id: PostId) -> PostView:
+    from flowctory import schedule_wiring
+    from flowctory.domain import scheduling
+
     session = sessions.current_session(router)
     return PostView.of(scheduling.retry_post(schedule_wiring.scheduling(), user_id=session.user_id, post_id=post_id))
