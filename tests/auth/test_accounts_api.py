@@ -502,6 +502,8 @@ VALID_BODIES = {
     "/auth/password/reset": {"token": "r.someone.0123456789012345678901234567890123456789", "password": "x" * 20},
     "/auth/password/change": {"current_password": STRONG_PASSWORD, "new_password": "owned by mallory!"},
     "/me": {"name": "Mallory"},
+    "DELETE /me": {"current_password": STRONG_PASSWORD},
+    "/me/restriction": {"restricted": True},
 }
 
 
@@ -510,7 +512,7 @@ def test_every_unsafe_route_needs_a_matching_bound_csrf_token_and_our_origin(bro
     # Given a signed-in victim and a well-formed forged request for each unsafe route
     browser.sign_up("ada@example.com")
     before = user_items(table)
-    body = VALID_BODIES.get(path, {})
+    body = VALID_BODIES.get(f"{method} {path}", VALID_BODIES.get(path, {}))
 
     missing = browser.request(method, path, json_body=body, csrf=None)
     forged = new_browser()

@@ -84,6 +84,23 @@ def test_an_expired_lease_can_be_taken_over_and_the_old_attempt_is_locked_out(po
         posts.record_publish_id("u1", "p1", attempt_id="first", publish_id="v_pub_1", now=NOW)
 
 
+def test_an_attempt_that_lost_the_post_cannot_fail_it_under_the_attempt_that_took_over(posts):
+    # Given a first attempt whose lease lapsed and a second one that took the post over
+    posts.create(new_post())
+    posts.claim("u1", "p1", attempt_id="first", now=NOW, lease=LEASE)
+    posts.claim("u1", "p1", attempt_id="second", now=NOW + LEASE + timedelta(seconds=1), lease=LEASE)
+    failure = PostFailure(code="internal", message="TikTok had a problem on its side.", retryable=True)
+
+    # When the first one gives up, Then it is refused: the second decides (it may well publish)
+    with pytest.raises(Conflict):
+        posts.mark_failed("u1", "p1", failure=failure, now=NOW + LEASE, attempt_id="first")
+    assert posts.get("u1", "p1").status is PostStatus.PROCESSING
+    # But the attempt holding it can (and TikTok's own verdict, a webhook, names no attempt at all)
+    assert posts.mark_failed("u1", "p1", failure=failure, now=NOW + LEASE, attempt_id="second").status is (
+        PostStatus.FAILED
+    )
+
+
 def test_the_publish_id_is_stored_once_and_never_replaced(posts):
     posts.create(new_post())
     posts.claim("u1", "p1", attempt_id="a1", now=NOW, lease=LEASE)

@@ -83,14 +83,19 @@ def test_a_crash_at_any_step_ends_published_once_or_failed_with_a_reason(stack, 
     assert stack.tiktok_posts() == (1 if ending == "published" else 0)
 
 
-def test_a_crash_after_the_publish_left_the_video_for_the_retention_sweep_only(stack, monkeypatch):
+def test_p07_a_crash_between_published_and_the_video_deletion_is_mended_by_lambdas_retry(stack, monkeypatch):
     # Given a run that died between "published" and deleting the video
     stack.new_post()
     crash_once(monkeypatch, S3MediaStore, "delete", when="before")
     with pytest.raises(Crash):
         stack.invoke()
+    assert stack.post().status is PostStatus.PUBLISHED
+    assert stack.video_exists()
 
-    # Then the post is published once; the video waits for the 24-hour retention sweep (P07's backstop)
+    # When Lambda retries the failed invocation
+    assert stack.invoke()["outcome"] == "skipped"
+
+    # Then the post is still published once, and its video is gone
     assert stack.post().status is PostStatus.PUBLISHED
     assert stack.tiktok_posts() == 1
-    assert stack.video_exists()
+    assert not stack.video_exists()

@@ -80,7 +80,7 @@ def test_two_invocations_at_once_publish_once(stack):
     assert stack.post().attempt_id == "first"
 
 
-def test_a_restricted_users_post_is_never_published(stack):
+def test_p25_a_restricted_users_post_is_held_not_published_nor_failed_and_resumes_when_lifted(stack):
     # Given a user who asked us to restrict the processing of their data
     stack.new_post()
     table = boto3.resource("dynamodb").Table(stack.aws.function_environment("UploadFunction")["TABLE_NAME"])
@@ -89,13 +89,23 @@ def test_a_restricted_users_post_is_never_published(stack):
     # When the post's schedule fires
     result = stack.invoke()
 
-    # Then TikTok is never called for it and the post says why
-    assert result["outcome"] == "failed"
+    # Then TikTok is never called for it, and the post waits, held, out of the sweeper's way
+    assert result["outcome"] == "held"
     assert stack.sim.http.get("/_sim/publishes").json() == []
     post = stack.post()
-    assert post.status is PostStatus.FAILED
-    assert post.failure is not None and post.failure.code == "processing_restricted"
-    assert post.failure.retryable is False
+    assert (post.status, post.stage, post.failure) == (PostStatus.PENDING, PostStage.HELD, None)
+    assert stack.sweep()["posts_resumed"] == 0
+
+    # When the restriction is lifted (the profile flag goes, the held posts are released)
+    table.delete_item(Key=keys.profile_key("u-pub-1"))
+    released = stack.posts.release_held("u-pub-1", now=stack.clock())
+
+    # Then the sweep hands it back to the upload function, which publishes it once
+    assert released == [post.post_id]
+    stack.clock.now += timedelta(minutes=1)
+    assert stack.sweep()["posts_resumed"] == 1
+    assert stack.fire_follow_ups()[-1] == "published"
+    assert stack.tiktok_posts() == 1
 
 
 def test_a_privacy_level_the_creator_no_longer_offers_fails_before_any_init(stack):

@@ -18,6 +18,7 @@ COMPLETE = {
     "SCHEDULER_ROLE_ARN": "arn:role",
     "UPLOAD_FUNCTION_ARN": "arn:upload",
     "DEAD_LETTER_QUEUE_ARN": "arn:dlq",
+    "MAIL_FROM": "no-reply@example.com",
 }
 
 

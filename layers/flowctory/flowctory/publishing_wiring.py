@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from flowctory.adapters.tiktok.client import RetryPolicy, TikTokClient
     from flowctory.adapters.tiktok_account_repository import TikTokAccountRepository
     from flowctory.domain.publishing import PublishDeps, PublishPolicy
+    from flowctory.domain.reconnect_warnings import ReconnectWarningDeps
     from flowctory.domain.tiktok_webhooks import TikTokWebhookDeps
 
 
@@ -117,6 +118,30 @@ def tiktok_webhooks() -> "TikTokWebhookDeps":
         posts=posts(),
         accounts=tiktok_accounts(),
         media=wiring.media_store(),
+    )
+
+
+class MailSettings(Model):
+    """Where service mail comes from (the purge function's notices)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    MAIL_FROM: str = Field(min_length=3)
+
+
+def reconnect_warnings() -> "ReconnectWarningDeps":
+    from flowctory.adapters.accounts import DynamoAccountStore
+    from flowctory.adapters.mail import SesMailer
+    from flowctory.adapters.restrictions import ProcessingRestrictions
+    from flowctory.domain.reconnect_warnings import ReconnectWarningDeps
+
+    return ReconnectWarningDeps(
+        posts=posts(),
+        accounts=tiktok_accounts(),
+        profiles=DynamoAccountStore(wiring.table()),
+        restrictions=ProcessingRestrictions(wiring.table()),
+        mailer=SesMailer(load_settings(MailSettings).MAIL_FROM),
+        web_origin=load_settings(CommonSettings).WEB_ORIGIN.rstrip("/"),
     )
 
 

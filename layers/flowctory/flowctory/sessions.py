@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 IDLE_LIFETIME = timedelta(minutes=30)
 ABSOLUTE_LIFETIME = timedelta(hours=12)
+# Changing the e-mail without a password, or deleting the account, needs a sign-in this recent.
+REAUTHENTICATION_WINDOW = timedelta(minutes=10)
 LEEWAY_SECONDS = 10
 ISSUER = "flowctory"
 SESSION_AUDIENCE = "flowctory-session"

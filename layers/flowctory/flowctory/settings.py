@@ -87,6 +87,9 @@ class AuthSettings(SessionSettings):
     # The privacy policy version users accept at sign-up (its "last updated" date); raising it flags
     # every user who accepted an older one (promise P34).
     POLICY_VERSION: str = Field(default="2026-01-04", min_length=1)
+    # The purge function, started at once (asynchronously) when a user deletes their account; blank:
+    # its next sweep (every 15 minutes) does the erasure.
+    PURGE_FUNCTION_ARN: str = ""
 
 
 class TikTokOAuthSettings(CommonSettings, TikTokSettings):
@@ -112,9 +115,9 @@ class BillingSettings(SessionSettings, StripeSettings):
     """Checkout, Portal, plans and the signed-in user's subscription."""
 
 
-class PurgeSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSettings):
-    STRIPE_SECRET_ARN: str = Field(min_length=1)
+class PurgeSettings(CommonSettings, MediaSettings, SchedulerSettings, TikTokSettings, StripeSettings):
     KMS_KEY_ID: str = Field(min_length=1)
+    MAIL_FROM: str = Field(min_length=3)  # the erasure confirmation
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)

@@ -44,6 +44,11 @@ def profile_item(profile: UserProfile) -> Item:
     return {**keys.profile_key(profile.user_id), **fields}
 
 
+def _user_identity_item(user_id: str, provider: str, subject: str) -> Item:
+    """The user's copy of an identity link: export and erasure find it with a Query of the user's partition."""
+    return {**keys.user_identity_key(user_id, provider, subject), "provider": provider, "subject": subject}
+
+
 def profile_of(item: Item) -> UserProfile:
     return UserProfile.model_validate({name: value for name, value in item.items() if name not in ("pk", "sk")})
 
@@ -63,6 +68,7 @@ class DynamoAccountStore:
         ]
         if identity is not None:
             operations.append(TransactPut({**keys.identity_key(*identity), "user_id": profile.user_id}, condition=_NEW))
+            operations.append(TransactPut(_user_identity_item(profile.user_id, *identity), condition=_NEW))
         try:
             self._table.transact(operations, conflict_message="This e-mail address is taken.")
         except Conflict:
@@ -125,6 +131,7 @@ class DynamoAccountStore:
         self._table.transact(
             [
                 TransactPut({**keys.identity_key(provider, subject), "user_id": user_id}, condition=_NEW),
+                TransactPut(_user_identity_item(user_id, provider, subject)),
                 TransactPut(profile_item(updated), condition=_EXISTING),
             ],
             conflict_message="This sign-in is linked to an account already.",

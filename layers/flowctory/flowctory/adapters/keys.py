@@ -16,15 +16,24 @@
 | OAuth sign-in flow | OAUTH#<sha256 of state>         | STATE              |
 | TikTok publish     | PUBLISH#<publish_id>            | PUBLISH            |
 | TikTok account own | TIKTOK_OWNER#<open_id>          | USER#<user_id>     |
+| user's identity    | USER#<user_id>                  | IDP#<provider>#<subject> |
+| erasure request    | ERASURE#REQUEST                 | USER#<user_id>     |
+| erasure receipt    | ERASURE#RECEIPT                 | <completed_at>#<request_id> |
 
 Waiting posts also carry due_pk = DUE#<shard>, due_sk = <scheduled_at ISO>#<post_id> (DueIndex).
+Finished posts and publish pointers carry due_pk = EXPIRE#<shard>, due_sk = <expires_at ISO>#<pk>
+in the same index, so the purge sweep finds what has expired with a Query, never a Scan.
 """
 
 import zlib
+from datetime import UTC, datetime
 from typing import TypedDict
 
 DUE_INDEX = "DueIndex"
 DUE_SHARDS = 4
+EXPIRY_SHARDS = 4
+ERASURE_REQUESTS_PK = "ERASURE#REQUEST"
+ERASURE_RECEIPTS_PK = "ERASURE#RECEIPT"
 
 
 class Key(TypedDict):
@@ -108,3 +117,33 @@ def due_keys(post_id: str, scheduled_at_iso: str) -> dict[str, str]:
 
 def due_partitions() -> list[str]:
     return [f"DUE#{shard}" for shard in range(DUE_SHARDS)]
+
+
+def user_identity_key(user_id: str, provider: str, subject: str) -> Key:
+    """The user's own record of a linked sign-in identity (export and erasure find it by a Query)."""
+    return {"pk": user_pk(user_id), "sk": f"IDP#{provider}#{subject}"}
+
+
+def erasure_request_key(user_id: str) -> Key:
+    """An account erasure waiting for (or part-way through) the purge function."""
+    return {"pk": ERASURE_REQUESTS_PK, "sk": user_pk(user_id)}
+
+
+def erasure_receipt_key(completed_at_iso: str, request_id: str) -> Key:
+    """The minimal record that an erasure was done: no user id, no personal data."""
+    return {"pk": ERASURE_RECEIPTS_PK, "sk": f"{completed_at_iso}#{request_id}"}
+
+
+def expiry_instant(epoch: int) -> str:
+    """An `expires_at` (epoch seconds) as the DueIndex sort key writes it: ISO UTC, sorts like time."""
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expiry_keys(pk: str, sk: str, expires_at: int) -> dict[str, str]:
+    """DueIndex attributes of an item that must be gone at `expires_at` (the metadata sweep's query path)."""
+    shard = zlib.crc32(f"{pk}|{sk}".encode()) % EXPIRY_SHARDS
+    return {"due_pk": f"EXPIRE#{shard}", "due_sk": f"{expiry_instant(expires_at)}#{pk}|{sk}"}
+
+
+def expiry_partitions() -> list[str]:
+    return [f"EXPIRE#{shard}" for shard in range(EXPIRY_SHARDS)]

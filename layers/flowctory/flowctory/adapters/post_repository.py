@@ -4,6 +4,10 @@ A post waiting for its time, or being published under a lease, carries `due_pk`/
 sparse DueIndex: `due_sk` starts with the instant by which something must have happened to it
 (its scheduled time while pending, its lease expiry while processing). The sweeper queries the
 index for instants in the past, which finds both lost schedules and stuck publishes without a Scan.
+
+A finished post (published, failed or cancelled) moves to an `EXPIRE#<shard>` partition of the same
+index, sorted by its `expires_at` (90 days after it finished): the purge function's metadata sweep
+deletes what DynamoDB's TTL has not yet removed with a Query per shard (keys.expiry_keys).
 """
 
 from collections.abc import Iterator, Mapping
@@ -16,6 +20,7 @@ from pydantic import TypeAdapter
 
 from flowctory.adapters import keys
 from flowctory.adapters.dynamodb import Item, Page, SingleTable
+from flowctory.errors import Conflict
 from flowctory.models.posts import Post, PostFailure, PostStage, PostStatus
 
 POST_SK_PREFIX = "POST#"
@@ -46,6 +51,14 @@ def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _expiring(user_id: str, post_id: str, finished: datetime) -> dict[str, Any]:
+    """`expires_at` of a finished post (90 days after it was published, failed or cancelled) and its place
+    in the DueIndex's expiry partitions, replacing its place among the waiting posts."""
+    expires_at = int((finished + METADATA_RETENTION).timestamp())
+    key = keys.post_key(user_id, post_id)
+    return {"expires_at": expires_at, **keys.expiry_keys(key["pk"], key["sk"], expires_at)}
+
+
 def post_to_item(post: Post) -> Item:
     item = _to_item_value(post.model_dump(mode="json", exclude={"expires_at"}))
     item.update(keys.post_key(post.user_id, post.post_id))
@@ -53,6 +66,8 @@ def post_to_item(post: Post) -> Item:
         item["expires_at"] = int(post.expires_at.timestamp())
     if post.status is PostStatus.PENDING:
         item.update(keys.due_keys(post.post_id, _instant(post.scheduled_at)))
+    elif post.expires_at is not None:
+        item.update(keys.expiry_keys(item["pk"], item["sk"], item["expires_at"]))
     return item
 
 
@@ -161,13 +176,16 @@ class PostRepository:
 
     def save_publish_pointer(self, publish_id: str, *, user_id: str, post_id: str, open_id: str, now: datetime) -> None:
         """Remember whose post a publish_id is, for TikTok's webhooks (kept as long as the post's metadata)."""
+        key = keys.publish_key(publish_id)
+        expires_at = int((now + METADATA_RETENTION).timestamp())
         self._table.put(
             {
-                **keys.publish_key(publish_id),
+                **key,
                 "user_id": user_id,
                 "post_id": post_id,
                 "open_id": open_id,
-                "expires_at": int((now + METADATA_RETENTION).timestamp()),
+                "expires_at": expires_at,
+                **keys.expiry_keys(key["pk"], key["sk"], expires_at),
             }
         )
 
@@ -202,17 +220,24 @@ class PostRepository:
                 "published_at": _instant(now),
                 "finished_at": _instant(now),
                 "updated_at": _instant(now),
-                "expires_at": int((now + METADATA_RETENTION).timestamp()),
+                **_expiring(user_id, post_id, now),
                 **({"tiktok_post_id": tiktok_post_id} if tiktok_post_id else {}),
             },
-            remove=["due_pk", "due_sk", "lease_until", "failure"],
+            remove=["lease_until", "failure"],
             condition=Attr("status").eq(PostStatus.PROCESSING.value) & Attr("publish_id").exists(),
             conflict_message="Only a post being published can become published.",
         )
         return item_to_post(item)
 
-    def mark_failed(self, user_id: str, post_id: str, *, failure: PostFailure, now: datetime) -> Post:
-        """Failed, with the reason; metadata kept 90 days from the failure (the same rule as a publication)."""
+    def mark_failed(
+        self, user_id: str, post_id: str, *, failure: PostFailure, now: datetime, attempt_id: str | None = None
+    ) -> Post:
+        """Failed, with the reason; metadata kept 90 days from the failure (the same rule as a publication).
+
+        An attempt passes its `attempt_id`: once its lease is lost, the attempt that took over decides.
+        TikTok's own verdict (a webhook) passes none.
+        """
+        finishing = Attr("status").is_in([PostStatus.PENDING.value, PostStatus.PROCESSING.value])
         item = self._table.update(
             keys.post_key(user_id, post_id),
             set_values={
@@ -221,11 +246,11 @@ class PostRepository:
                 "failure": failure.model_dump(),
                 "finished_at": _instant(now),
                 "updated_at": _instant(now),
-                "expires_at": int((now + METADATA_RETENTION).timestamp()),
+                **_expiring(user_id, post_id, now),
             },
-            remove=["due_pk", "due_sk", "lease_until", "attempt_id"],
-            condition=Attr("status").is_in([PostStatus.PENDING.value, PostStatus.PROCESSING.value]),
-            conflict_message="This post has already finished.",
+            remove=["lease_until", "attempt_id"],
+            condition=self._held(attempt_id) if attempt_id else finishing,
+            conflict_message="This post has already finished, or another attempt holds it.",
         )
         return item_to_post(item)
 
@@ -240,18 +265,51 @@ class PostRepository:
             "stage": PostStage.DONE.value,
             "finished_at": _instant(now),
             "updated_at": _instant(now),
-            "expires_at": int((now + METADATA_RETENTION).timestamp()),
+            **_expiring(user_id, post_id, now),
         }
         if reason is not None:
             values["failure"] = reason.model_dump()
         item = self._table.update(
             keys.post_key(user_id, post_id),
             set_values=values,
-            remove=["due_pk", "due_sk"],
             condition=Attr("status").eq(PostStatus.PENDING.value),
             conflict_message="Only a post that is still waiting can be cancelled.",
         )
         return item_to_post(item)
+
+    def hold(self, user_id: str, post_id: str, *, attempt_id: str, now: datetime) -> Post:
+        """Back to waiting, held (processing is restricted): out of the sweeper's index until released."""
+        item = self._table.update(
+            keys.post_key(user_id, post_id),
+            set_values={"status": PostStatus.PENDING.value, "stage": PostStage.HELD.value, "updated_at": _instant(now)},
+            remove=["lease_until", "attempt_id", "due_pk", "due_sk"],
+            condition=self._held(attempt_id) & Attr("publish_id").not_exists(),
+            conflict_message="Only an attempt that has sent nothing to TikTok can hold its post.",
+        )
+        return item_to_post(item)
+
+    def release_held(self, user_id: str, *, now: datetime) -> list[str]:
+        """The user's held posts, due again from `now`: the sweeper (domain.reconcile) publishes them."""
+        released = []
+        for item in self._table.query_all(keys.user_pk(user_id), sk_prefix=POST_SK_PREFIX):
+            if item.get("status") != PostStatus.PENDING.value or item.get("stage") != PostStage.HELD.value:
+                continue
+            post_id = str(item["sk"]).removeprefix(POST_SK_PREFIX)
+            try:
+                self._table.update(
+                    keys.post_key(user_id, post_id),
+                    set_values={
+                        "stage": PostStage.SCHEDULED.value,
+                        "updated_at": _instant(now),
+                        **keys.due_keys(post_id, _instant(now)),
+                    },
+                    condition=Attr("status").eq(PostStatus.PENDING.value) & Attr("stage").eq(PostStage.HELD.value),
+                    conflict_message="Released meanwhile.",
+                )
+            except Conflict:
+                continue
+            released.append(post_id)
+        return released
 
     def pending_for_account(self, user_id: str, open_id: str) -> list[Post]:
         """The user's posts still waiting to go to TikTok account `open_id` (e.g. to cancel them on disconnect)."""
@@ -387,10 +445,17 @@ class PostRepository:
 
     def needing_attention(self, now: datetime) -> Iterator[tuple[str, str]]:
         """(user_id, post_id) of posts overdue and never claimed, or stuck past their lease."""
+        return self._due(Key("due_sk").lt(_instant(now)))
+
+    def due_between(self, start: datetime, end: datetime) -> Iterator[tuple[str, str]]:
+        """(user_id, post_id) of posts whose time (or lease) falls in [start, end): the coming ones."""
+        return self._due(Key("due_sk").between(_instant(start), _instant(end)))
+
+    def _due(self, sort_key_condition: Any) -> Iterator[tuple[str, str]]:
         for partition in keys.due_partitions():
             paginator_args: dict[str, Any] = {
                 "IndexName": keys.DUE_INDEX,
-                "KeyConditionExpression": Key("due_pk").eq(partition) & Key("due_sk").lt(_instant(now)),
+                "KeyConditionExpression": Key("due_pk").eq(partition) & sort_key_condition,
             }
             while True:
                 response = self._table.table.query(**paginator_args)

@@ -232,23 +232,51 @@ class StripeGateway:
         )
         return [snapshot_from(subscription.to_dict()) for subscription in page.data]
 
+    def cancel_subscription(self, subscription_id: str) -> None:
+        """End the subscription now (account erasure). One already gone or ended counts as done."""
+        self._call_or_gone(
+            "cancel subscription", lambda: self.client.v1.subscriptions.cancel(subscription_id), already=("canceled",)
+        )
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Delete the customer (account erasure, stripe-billing reference §8): Stripe ends its subscriptions and
+        drops its payment methods; invoices stay as Stripe's financial records. A repeat counts as done."""
+        self._call_or_gone("delete customer", lambda: self.client.v1.customers.delete(customer_id))
+
+    def _call_or_gone(self, operation: str, request: Any, *, already: tuple[str, ...] = ()) -> None:
+        import stripe
+
+        try:
+            request()
+        except stripe.InvalidRequestError as error:
+            message = str(error.user_message or "")
+            if error.code == "resource_missing" or any(word in message for word in already):
+                logger.info("Stripe object already gone", operation=operation)
+                return
+            raise _failure(operation, error) from None
+        except stripe.StripeError as error:
+            raise _failure(operation, error) from None
+
     def _call(self, operation: str, request: Any) -> Any:
         import stripe
 
         try:
             return request()
         except stripe.StripeError as error:
-            logger.error(
-                "Stripe request failed",
-                operation=operation,
-                error_type=type(error).__name__,
-                stripe_code=error.code,
-                http_status=error.http_status,
-                stripe_request_id=error.request_id,
-            )
-            raise UpstreamError(
-                "Stripe did not answer as expected. Please try again in a moment.", code="stripe_error"
-            ) from None
+            raise _failure(operation, error) from None
+
+
+def _failure(operation: str, error: Any) -> UpstreamError:
+    """What Stripe said goes to the log (never the key); the caller gets a plain UpstreamError."""
+    logger.error(
+        "Stripe request failed",
+        operation=operation,
+        error_type=type(error).__name__,
+        stripe_code=error.code,
+        http_status=error.http_status,
+        stripe_request_id=error.request_id,
+    )
+    return UpstreamError("Stripe did not answer as expected. Please try again in a moment.", code="stripe_error")
 
 
 def _signed_at(signature: str) -> int:

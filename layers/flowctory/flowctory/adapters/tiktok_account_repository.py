@@ -13,6 +13,7 @@ from boto3.dynamodb.conditions import Attr
 
 from flowctory.adapters import keys
 from flowctory.adapters.dynamodb import SingleTable
+from flowctory.errors import Conflict
 from flowctory.models.tiktok_accounts import AccountStatus, TikTokAccount
 
 
@@ -108,6 +109,20 @@ class TikTokAccountRepository:
             conflict_message="The tokens were rotated meanwhile.",
         )
         return item_to_account(item)
+
+    def claim_reconnect_warning(self, user_id: str, open_id: str, *, now: datetime, quiet_until: datetime) -> bool:
+        """True once per quiet period: whoever records the warning first sends it (sweeps may overlap)."""
+        try:
+            self._table.update(
+                keys.tiktok_account_key(user_id, open_id),
+                set_values={"reconnect_warned_until": _instant(quiet_until)},
+                condition=Attr("pk").exists()
+                & (Attr("reconnect_warned_until").not_exists() | Attr("reconnect_warned_until").lte(_instant(now))),
+                conflict_message="Warned already.",
+            )
+        except Conflict:
+            return False
+        return True
 
     def require_reconnect(self, user_id: str, open_id: str, *, reason: str) -> None:
         """Drop the tokens (promise P19) and ask the creator to reconnect this account."""

@@ -6,7 +6,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from flowctory import sessions, wiring
 from flowctory.api import common
-from flowctory.domain import accounts
 from flowctory.models.accounts import UpdateProfileRequest, UserView
 
 router = Router()
@@ -31,6 +30,8 @@ def get_me() -> UserView:
     "without a password.",
 )
 def update_me(body: UpdateProfileRequest) -> UserView:
+    from flowctory.domain import accounts
+
     session = sessions.current_session(router)
     profile = accounts.update_profile(wiring.accounts(), session, body, now=common.now())
     # The session cookie re-issued with this answer carries the corrected timezone at once.

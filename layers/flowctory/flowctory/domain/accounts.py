@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from flowctory.domain import emails, ratelimits, tokens
@@ -20,9 +20,8 @@ from flowctory.domain.passwords import PasswordHasher, check_new_password
 from flowctory.domain.ratelimits import RateLimiter
 from flowctory.errors import BadRequest, Conflict, Forbidden, Unauthenticated
 from flowctory.models.accounts import SignupRequest, UpdateProfileRequest, UserProfile, normalise_email
-from flowctory.sessions import InvalidSession, Session
+from flowctory.sessions import REAUTHENTICATION_WINDOW, InvalidSession, Session
 
-REAUTHENTICATION_WINDOW = timedelta(minutes=10)
 RESET_REQUEST_MIN_SECONDS = 0.35
 _NO_USER = "0" * 32  # looked up when an e-mail has no account, so both paths read the table alike
 

@@ -128,3 +128,23 @@ def sign_up_attempt(to: str, *, web_origin: str) -> Mail:
             "If it was not you, nothing changed and you can ignore this e-mail."
         ),
     )
+
+
+ACCOUNTS_PAGE = "/accounts"
+
+
+def reconnect_needed(
+    to: str, name: str, *, account_name: str, first_post_local: str, posts: int, web_origin: str
+) -> Mail:
+    url = link(web_origin, ACCOUNTS_PAGE)
+    waiting = "a post is" if posts == 1 else f"{posts} posts are"
+    return Mail(
+        to=to,
+        subject=f"Reconnect your TikTok account {account_name} before your next post",
+        text=_signed(
+            f"Hello {name},\n\n{waiting.capitalize()} scheduled on the TikTok account {account_name}, the first at "
+            f"{first_post_local}, but TikTok will not accept it until you reconnect the account: TikTok's "
+            f"permission has ended or will end before then.\n\nReconnect it here, it takes a minute: {url}\n\n"
+            "Until you do, these posts cannot be published."
+        ),
+    )

@@ -14,7 +14,6 @@ e-mail is linked only if both the provider and the account have verified that ad
 pre-account hijacking); otherwise a new account is created with the provider's name and avatar.
 """
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import asdict, dataclass
@@ -23,7 +22,7 @@ from typing import Any, Protocol
 
 from flowctory.domain import emails
 from flowctory.domain.accounts import AccountDeps, EmailTaken, send_token
-from flowctory.domain.tokens import Purpose
+from flowctory.domain.tokens import Purpose, state_hash
 from flowctory.errors import BadRequest, Conflict, NotFound
 from flowctory.models.accounts import UserProfile, clean_name, normalise_email
 
@@ -134,10 +133,6 @@ class OAuthFlow:
             return cls(**payload)
         except TypeError:
             raise OAuthStateInvalid from None
-
-
-def state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
 
 
 def begin(

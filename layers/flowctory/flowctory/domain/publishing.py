@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from flowctory.adapters.tiktok.client import TikTokClient
     from flowctory.adapters.tiktok_account_repository import TikTokAccountRepository
 
-RESTRICTED_MESSAGE = "You asked us to restrict the processing of your data, so this post was not sent to TikTok."
 VIDEO_GONE_MESSAGE = "The video is no longer stored (we keep videos at most 24 hours). Upload it again."
 INTERRUPTED_MESSAGE = "The upload to TikTok was interrupted before it finished. TikTok did not post it; you can retry."
 EXPIRED_MESSAGE = "The upload to TikTok took longer than TikTok allows. TikTok did not post it; you can retry."
@@ -61,6 +60,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     WAITING = "waiting"  # a follow-up run will carry on (TikTok still processing, or a retry after a fault)
     SKIPPED = "skipped"  # nothing to do: finished already, held by another attempt, or lease lost
+    HELD = "held"  # the user restricts processing: back to waiting until they lift it
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ def publish_post(deps: PublishDeps, *, user_id: str, post_id: str) -> PublishRes
         post = deps.posts.claim(user_id, post_id, attempt_id=attempt_id, now=deps.clock(), lease=deps.policy.lease)
     except Conflict:
         logger.info("publish skipped: no such post, finished, or held by another attempt")
+        _delete_video_of_published(deps, user_id, post_id)
         return PublishResult(Outcome.SKIPPED, post_id, "not claimable")
     logger.info("post claimed", attempt=post.attempts, has_publish_id=post.publish_id is not None)
     attempt = _Attempt(deps, post, attempt_id)
@@ -129,6 +130,14 @@ def publish_post(deps: PublishDeps, *, user_id: str, post_id: str) -> PublishRes
     except _LeaseLost:
         logger.warning("publish attempt lost its lease; stopping")
         return PublishResult(Outcome.SKIPPED, post_id, "lease lost")
+
+
+def _delete_video_of_published(deps: PublishDeps, user_id: str, post_id: str) -> None:
+    """A run that died between "published" and deleting the video left it behind (promise P07): Lambda
+    retries that run, and the retry, refused the post, deletes it. Deleting a deleted object is a no-op."""
+    post = deps.posts.get(user_id, post_id)
+    if post is not None and post.status is PostStatus.PUBLISHED:
+        deps.media.delete(post.video.key)
 
 
 class _Attempt:
@@ -141,8 +150,9 @@ class _Attempt:
     # --- the steps -----------------------------------------------------------------------------
 
     def run(self) -> PublishResult:
-        if self.deps.restrictions.is_restricted(self.post.user_id):
-            return self.fail("processing_restricted", RESTRICTED_MESSAGE, retryable=False)
+        if self.deps.restrictions.is_restricted(self.post.user_id) and self.post.publish_id is None:
+            # Held, not failed (promise P25); a post TikTok already has is only followed to its end.
+            return self.hold()
         try:
             tokens = usable_tokens(self.deps.tokens, user_id=self.post.user_id, open_id=self.post.account_open_id)
         except ReconnectRequired as error:
@@ -306,9 +316,10 @@ class _Attempt:
                 post.post_id,
                 failure=PostFailure(code=code, message=message, retryable=retryable),
                 now=self.now(),
+                attempt_id=self.attempt_id,
             )
         except Conflict:
-            return PublishResult(Outcome.SKIPPED, post.post_id, "finished meanwhile")
+            return PublishResult(Outcome.SKIPPED, post.post_id, "finished meanwhile, or taken over")
         logger.warning(
             "post failed",
             code=code,
@@ -317,6 +328,14 @@ class _Attempt:
             log_id=tiktok.log_id if tiktok else None,
         )
         return PublishResult(Outcome.FAILED, post.post_id, code)
+
+    def hold(self) -> PublishResult:
+        try:
+            self.deps.posts.hold(self.post.user_id, self.post.post_id, attempt_id=self.attempt_id, now=self.now())
+        except Conflict:
+            raise _LeaseLost from None
+        logger.info("post held: the user restricts processing")
+        return PublishResult(Outcome.HELD, self.post.post_id, "processing restricted")
 
     def later(self, why: str) -> PublishResult:
         """Carry on in a follow-up run after a backoff, unless this post has used its attempts."""

@@ -25,9 +25,9 @@ from pydantic import SecretStr
 from flowctory.adapters.tiktok.errors import TikTokCannotPostNow, TikTokReconnectRequired, TikTokTokenInvalid
 from flowctory.clock import Clock
 from flowctory.domain import billing, token_vault
-from flowctory.domain.oauth_login import state_hash
 from flowctory.domain.tiktok_tokens import AccountStore, ReconnectRequired, TokenDeps, usable_tokens
 from flowctory.domain.token_vault import TokenPair
+from flowctory.domain.tokens import state_hash
 from flowctory.errors import AppError, BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 from flowctory.models.posts import Post, PostFailure
 from flowctory.models.tiktok import CreatorInfo, TokenGrant, UserInfo

@@ -60,3 +60,8 @@ def parse(token: str) -> ParsedToken | None:
     if letter not in purposes or not user_id or len(secret) < 32:
         return None
     return ParsedToken(purpose=purposes[letter], user_id=user_id, token_hash=hash_secret(secret))
+
+
+def state_hash(state: str) -> str:
+    """What is stored of an OAuth `state` (sign-in and TikTok connection): its hash, never the value."""
+    return hashlib.sha256(state.encode()).hexdigest()

@@ -96,6 +96,10 @@ class UserProfile(Model):
     age_attested_at: datetime
     terms_accepted_at: datetime
     policy_version: str
+    # Set (True, with the time) while the user restricts the processing of their data (GDPR Art. 18,
+    # promise P25); absent otherwise. Fields here, so that writes of the whole profile keep them.
+    restricted: bool | None = None
+    restricted_at: datetime | None = None
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -168,6 +172,7 @@ class UserView(Model):
     tiktok_connected: bool
     policy_version: str
     policy_update_required: bool = Field(description="A newer privacy policy exists; show it and ask to accept it.")
+    restricted: bool = Field(description="The user restricts the processing of their data (PUT /me/restriction).")
     created_at: datetime
 
     @classmethod
@@ -185,6 +190,7 @@ class UserView(Model):
             tiktok_connected=tiktok_connected,
             policy_version=profile.policy_version,
             policy_update_required=profile.policy_version != current_policy,
+            restricted=bool(profile.restricted),
             created_at=profile.created_at,
         )
 

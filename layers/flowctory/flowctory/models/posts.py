@@ -23,6 +23,7 @@ class PostStatus(StrEnum):
 
 class PostStage(StrEnum):
     SCHEDULED = "scheduled"
+    HELD = "held"  # its time came while the user restricted processing; lifting the restriction resumes it
     STARTING = "starting"
     UPLOADING = "uploading"
     TIKTOK_PROCESSING = "tiktok_processing"
