@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=eu-west-3 $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
 BENCH_ARGS ?=
 # The Lambda runtime's Python version (python3.12 -> 3.12), read from template.yaml's Globals.
 LAMBDA_PYTHON := $(shell sed -n 's/^ *Runtime: python\([0-9][0-9.]*\) *$$/\1/p' template.yaml | head -n 1)
@@ -54,8 +55,14 @@ build-check: $(BIN)/.installed $(SAM_VENV)/.installed
 	@runtime_bin=$$($(RUNTIME_PYTHON_DIR)) && \
 	$(BIN)/python -m tools.check_built_package --python "$$runtime_bin/python$(LAMBDA_PYTHON)" --sam $(SAM_VENV)/bin/sam
 
-pytest: $(BIN)/.installed
+pytest: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Debian's Chromium, which the browser tests (tests/browser) drive through Playwright's Python package;
+# `playwright install` downloads a browser build of its own and is never used. Installed only when missing.
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 # What `sam deploy` uploads (.aws-sam/build), without Docker: the runtime's Python must be on PATH.
 # Then .pyc files for it: Lambda's code folders are read-only, so without them every cold start

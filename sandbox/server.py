@@ -32,6 +32,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from flowctory.clock import Clock, utcnow
+from flowctory.domain import emails
 from sandbox import outbox
 from sandbox.background import Periodic
 from sandbox.docs import SWAGGER_ASSETS, merge_openapi, swagger_asset, swagger_page
@@ -54,6 +55,9 @@ log = logging.getLogger("sandbox")
 
 API_TITLE = "Flowctory API (local sandbox)"
 CLIENT_CONFIG = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 3})
+# Console pages the service e-mails link to (every `..._PAGE` of domain/emails.py); the console itself
+# routes in the URL's fragment.
+CONSOLE_PAGES = tuple(sorted(value for name, value in vars(emails).items() if name.endswith("_PAGE")))
 PERSISTENCE = "none: the stack lives in memory and is created afresh at each start"
 
 
@@ -355,6 +359,16 @@ class Sandbox:
 
             return serve
 
+        def console_page(_: Request) -> Response:
+            # The console routes in the URL's fragment, but the e-mails link to real paths
+            # (domain/emails.py): those paths get its index.html, as the deployment's static host does.
+            static_dir = self.config.static_dir
+            if static_dir is None or not (static_dir / "index.html").is_file():
+                return _json({"message": "Not Found"}, 404)
+            page = Response((static_dir / "index.html").read_bytes(), content_type="text/html; charset=utf-8")
+            page.cache_control.no_cache = True
+            return page
+
         routes: dict[str, LocalRoute] = {
             "/health": health,
             "/openapi.json": openapi,
@@ -363,6 +377,7 @@ class Sandbox:
             "/_sandbox/outbox": mail,
         }
         routes.update({f"/docs/{name}": asset(name) for name in SWAGGER_ASSETS})
+        routes.update(dict.fromkeys(CONSOLE_PAGES, console_page))
         return routes
 
 
