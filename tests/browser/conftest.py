@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 from sandbox.server import Sandbox, SandboxConfig
 from sandbox.template import ROOT
 from tests.browser.steps import Console
+from tests.helpers.scheduler_clock import SchedulerClock
 from tests.tiktok.videos import encode
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +59,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def console_sandbox() -> Iterator[Sandbox]:
+def scheduler_clock() -> SchedulerClock:
+    """The sandbox scheduler's clock: a test moves it to a post's time instead of waiting for it."""
+    return SchedulerClock()
+
+
+@pytest.fixture(scope="module")
+def console_sandbox(scheduler_clock: SchedulerClock) -> Iterator[Sandbox]:
     config = SandboxConfig(
         port=0,
         aws_port=0,
@@ -69,6 +76,7 @@ def console_sandbox() -> Iterator[Sandbox]:
         scheduler_interval=0.2,
         ttl_sweep_interval=3600.0,
         lifecycle_sweep_interval=3600.0,
+        clock=scheduler_clock,
     )
     with Sandbox(config) as running:
         assert {service.name for service in running.services} >= {"tiktok", "idp"}, running.services

@@ -12,7 +12,9 @@ from playwright.sync_api import expect
 
 from flowctory import cookies
 from flowctory.domain import compose as rules
+from tests.browser.conftest import TIMEZONE
 from tests.browser.steps import AVA, CLEO, DAN, DAN_OPEN_ID, Console
+from tests.helpers.scheduler_clock import SchedulerClock
 
 pytestmark = pytest.mark.e2e
 
@@ -192,6 +194,34 @@ def test_scheduled_post_shows_in_the_calendar_and_history_and_can_be_cancelled(
     post.get_by_role("button", name="Cancel post").click()
     page.get_by_role("dialog").get_by_role("button", name="Cancel post").click()
     expect(post.get_by_test_id("post-status")).to_have_text("Cancelled")
+
+
+def test_a_post_scheduled_a_minute_ahead_goes_from_scheduled_to_published_in_the_history(
+    console: Console, videos: dict[str, Path], scheduler_clock: SchedulerClock
+) -> None:
+    page = console.page
+    console.sign_up()
+    console.connect_tiktok(AVA)
+    console.compose()
+    console.upload(videos["clip"])
+    page.get_by_label("Caption").fill("A minute from now")
+    page.get_by_label("Everyone").check()
+
+    # When they schedule it for the next minute but one, on the picker in their own time zone
+    page.get_by_label("Schedule for later").check()
+    due = (datetime.now(ZoneInfo(TIMEZONE)) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    page.get_by_label(f"Date and time ({TIMEZONE})").fill(due.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Schedule post").click()
+    console.heading("History")
+    post = page.locator("li[data-post-id]").first
+    expect(post.get_by_test_id("post-status")).to_have_text("Scheduled")
+    expect(post).to_contain_text(due.strftime("%-I:%M %p"))  # the console speaks en-US
+
+    # Then when its minute comes (the scheduler's clock is moved there, not waited for), the history,
+    # still open, follows it to published
+    scheduler_clock.jump_to(due + timedelta(seconds=1))
+    expect(post.get_by_test_id("post-status")).to_have_text("Published", timeout=30_000)
+    expect(post.get_by_role("link", name="View on TikTok")).to_be_visible()
 
 
 def test_p27_cookies_after_sign_in_and_a_connection_are_exactly_the_listed_ones(console: Console) -> None:

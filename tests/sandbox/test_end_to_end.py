@@ -11,7 +11,6 @@ the real clock.
 """
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.server import Sandbox
+from tests.helpers.scheduler_clock import SchedulerClock
 from tests.sandbox.conftest import sandbox_config
 from tests.tiktok.conftest import read_form
 from tests.tiktok.videos import Video, VideoSet
@@ -31,26 +31,6 @@ from tests.tiktok.videos import Video, VideoSet
 PASSWORD = "correct horse battery staple"
 CREATOR_OPEN_ID = "sim-0001-public-4f0c-9a7e-5b1d2c3e4f50"
 OTHER_CREATOR_OPEN_ID = "sim-0003-noduet-1a2b-3c4d-5e6f7a8b9c00"
-
-
-class SchedulerClock:
-    """The real clock plus an offset the test moves forward (the sandbox scheduler's clock only)."""
-
-    def __init__(self) -> None:
-        self._offset = timedelta()
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return datetime.now(UTC) + self._offset
-
-    def jump_to(self, instant: datetime) -> None:
-        with self._lock:
-            self._offset = max(self._offset, instant - datetime.now(UTC))
-
-    def reset(self) -> None:
-        with self._lock:
-            self._offset = timedelta()
 
 
 @pytest.fixture(scope="module")
