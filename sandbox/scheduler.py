@@ -33,6 +33,7 @@ import itertools
 import json
 import logging
 import re
+import threading
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -98,6 +99,7 @@ class SchedulerRunner:
         self._fired_once: dict[str, str] = {}
         self._last_rate_fire: dict[str, tuple[str, datetime]] = {}
         self._pending: list[_Invocation] = []
+        self._pending_lock = threading.Lock()  # the gateway's threads queue Lambda invocations too
         self._sequence = itertools.count()
         self._warned: set[tuple[str, str]] = set()
 
@@ -114,6 +116,33 @@ class SchedulerRunner:
                 outcomes.append(Outcome(_label(schedule), "dropped", detail=str(error)))
         outcomes.extend(self._run_pending(now))
         return outcomes
+
+    def invoke_async(self, function_arn: str, event: Any) -> str | None:
+        """Lambda's asynchronous Invoke (InvocationType Event): run at the next tick, with the function's
+        retries and on-failure destination, like a schedule's invocation. The request id, or None for a
+        function the local stack does not have."""
+        spec = self._runtime.function_for_arn(function_arn)
+        if spec is None:
+            return None
+        now = self._clock()
+        request_id = str(uuid.uuid4())
+        source = {
+            "GroupName": "lambda",
+            "Name": f"invoke-{spec.function_id}",
+            "Arn": "",
+            "Target": {"Arn": spec.arn, "Input": json.dumps(event)},
+        }
+        log.info("asynchronous invocation of %s queued", spec.function_id)
+        self._push(_Invocation(now, next(self._sequence), spec.function_id, event, source, now, request_id))
+        return request_id
+
+    def _push(self, invocation: _Invocation) -> None:
+        with self._pending_lock:
+            heapq.heappush(self._pending, invocation)
+
+    def _pop_due(self, now: datetime) -> _Invocation | None:
+        with self._pending_lock:
+            return heapq.heappop(self._pending) if self._pending and self._pending[0].due <= now else None
 
     @property
     def pending(self) -> int:
@@ -202,15 +231,14 @@ class SchedulerRunner:
                     first_attempt=now,
                     execution_id=execution_id,
                 )
-                heapq.heappush(self._pending, invocation)
+                self._push(invocation)
         if schedule.get("ActionAfterCompletion") == "DELETE" and AT.fullmatch(schedule["ScheduleExpression"].strip()):
             self._delete(schedule)
         return outcomes
 
     def _run_pending(self, now: datetime) -> list[Outcome]:
         outcomes = []
-        while self._pending and self._pending[0].due <= now:
-            invocation = heapq.heappop(self._pending)
+        while (invocation := self._pop_due(now)) is not None:
             spec = self._runtime.functions[invocation.function_id]
             label = _label(invocation.schedule)
             try:
@@ -237,7 +265,7 @@ class SchedulerRunner:
             invocation.attempt += 1
             invocation.due = now + timedelta(seconds=delay)
             invocation.sequence = next(self._sequence)
-            heapq.heappush(self._pending, invocation)
+            self._push(invocation)
             return Outcome(label, "retry_scheduled", spec.function_id, invocation.attempt, detail)
         condition = "RetriesExhausted" if invocation.attempt >= spec.async_retries else "EventAgeExceeded"
         log.error("%s failed %d time(s) (%s): %s", spec.function_id, invocation.attempt + 1, condition, detail)

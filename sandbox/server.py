@@ -37,6 +37,7 @@ from sandbox import outbox
 from sandbox.background import Periodic
 from sandbox.docs import SWAGGER_ASSETS, merge_openapi, swagger_asset, swagger_page
 from sandbox.gateway import CorsPolicy, Gateway, LocalRoute
+from sandbox.lambda_invoke import AsyncInvokes
 from sandbox.moto_app import moto_app
 from sandbox.runtime import (
     FunctionRuntime,
@@ -276,7 +277,10 @@ class Sandbox:
     def _start_moto(self) -> None:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-        app = moto_app(ACCOUNT_ID)
+        # Lambda's asynchronous Invoke of a local function goes to the scheduler runner (once it runs).
+        app = AsyncInvokes(
+            moto_app(ACCOUNT_ID), lambda: self.scheduler, arn_prefix=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:"
+        )
         server = _Server("moto", self.config.host, self.config.aws_port, app, request_handler=MotoRequestHandler)
         self._servers.append(server)
         server.start()

@@ -284,3 +284,43 @@ def test_an_init_answer_lost_on_the_way_back_is_retried_by_a_follow_up_schedule_
     assert len(publishes) == 2  # the lost one exists at TikTok, but no byte ever reached it
     assert [p["publish_id"] for p in publishes if p["received_bytes"]] == [post["publish_id"]]
     assert [p["post_id"] for p in publishes if p["post_id"]] == [post["tiktok_post_id"]]
+
+
+def test_p24_deleting_the_account_in_the_sandbox_erases_it_at_once(
+    product: Sandbox, new_creator: Callable[[], Creator], scheduler_clock: SchedulerClock, video_files: VideoSet
+):
+    """DELETE /me starts the purge function at once (Lambda's asynchronous Invoke, answered by the sandbox)."""
+    # Given a user with a connected account and an uploaded video
+    creator = new_creator()
+    user_id = sign_up_and_verify(product, creator, "linus.e2e@example.com")
+    connect_tiktok(creator, "sim-0002-private-7c1e-8d2f-6a3b4c5d6e70")
+    upload(creator, video_files.mp4)
+
+    # When they delete their account
+    answer = creator.call("DELETE", "/me", json={"current_password": PASSWORD})
+    assert answer.status_code == 202, answer.text
+
+    # Then, without waiting for the 15-minute sweep, nothing of theirs is left and they are told
+    table = product.client("dynamodb")
+    table_name = product.stack.ref("AppTable")
+
+    def erased() -> bool:
+        items = table.query(
+            TableName=table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}},
+        )["Items"]
+        listing = product.client("s3").list_objects_v2(
+            Bucket=product.stack.ref("MediaBucket"), Prefix=f"videos/{user_id}/"
+        )
+        return not items and listing.get("KeyCount", 0) == 0
+
+    wait_for(erased, seconds=30, what="the erasure")
+    wait_for(
+        lambda: any(
+            "deleted" in (mail["subject"] or "").lower() for mail in mails_to(product, "linus.e2e@example.com")
+        ),
+        seconds=10,
+        what="the confirmation mail",
+    )
+    assert creator.call("GET", "/me").status_code == 401
