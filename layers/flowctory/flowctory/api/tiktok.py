@@ -3,8 +3,8 @@
 The flow's state and PKCE verifier travel in three cookies (promise P30), sealed with the session
 keys; the callback deletes all three whatever its outcome.
 
-`flowctory.domain.tiktok_connection` (with the billing, token vault and sign-in modules it brings:
-40-60 ms of imports measured on the build machine) is imported inside the routes, so that importing
+`flowctory.domain.tiktok_connection` (with the billing and token vault modules it brings: tens of
+milliseconds of imports) is imported inside the routes, so that importing
 the handler stays within the cold-start budget (docs/build-and-bench.md); the first request of a
 container pays it instead.
 """
