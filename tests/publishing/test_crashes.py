@@ -3,8 +3,10 @@ failed with a reason, and the simulator's record shows no double post."""
 
 from datetime import timedelta
 
+import boto3
 import pytest
 
+from flowctory.adapters import keys
 from flowctory.adapters.post_repository import PostRepository
 from flowctory.adapters.s3 import S3MediaStore
 from flowctory.adapters.tiktok.client import TikTokClient
@@ -99,3 +101,30 @@ def test_p07_a_crash_between_published_and_the_video_deletion_is_mended_by_lambd
     assert stack.post().status is PostStatus.PUBLISHED
     assert stack.tiktok_posts() == 1
     assert not stack.video_exists()
+
+
+def test_p25_a_restriction_set_while_tiktok_has_the_video_lets_that_publish_finish_and_sends_nothing_more(
+    stack, monkeypatch
+):
+    # Given a run that sent the video to TikTok and died before hearing the outcome
+    stack.new_post()
+    crash_once(monkeypatch, TikTokClient, "fetch_status", when="before")
+    with pytest.raises(Crash):
+        stack.invoke()
+    sent = stack.sim.http.get("/_sim/publishes").json()
+    assert len(sent) == 1
+
+    # When the creator restricts processing before the run resumes
+    table = boto3.resource("dynamodb").Table(stack.aws.function_environment("UploadFunction")["TABLE_NAME"])
+    table.put_item(Item={**keys.profile_key("u-pub-1"), "restricted": True})
+    stack.clock.advance(PublishPolicy().lease + timedelta(minutes=1))
+    stack.sweep()
+    stack.fire_follow_ups()
+    stack.sim.wait_idle()
+
+    # Then the publish TikTok already had is followed to its end (holding it would change nothing, the
+    # video is at TikTok), with no new publish and no byte sent again
+    assert stack.post().status is PostStatus.PUBLISHED
+    [after] = stack.sim.http.get("/_sim/publishes").json()
+    assert (after["publish_id"], after["received_bytes"]) == (sent[0]["publish_id"], sent[0]["received_bytes"])
+    assert stack.tiktok_posts() == 1
