@@ -134,3 +134,35 @@ def test_an_ended_session_returns_to_sign_in_and_signing_in_again_works(console:
     console.heading("Sign in")
     expect(page.get_by_text("Please sign in.")).to_be_visible()
     console.sign_in(email)
+
+
+def test_cancelling_at_google_comes_back_to_sign_in_saying_so(console: Console) -> None:
+    page = console.page
+    # Given a creator on the sign-in screen who chooses Google, by keyboard
+    console.open("sign-in")
+    console.heading("Sign in")
+    page.get_by_role("button", name="Continue with Google").focus()
+    page.keyboard.press("Enter")
+
+    # When they cancel on Google's consent page
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+    page.get_by_role("button", name="Cancel").focus()
+    page.keyboard.press("Enter")
+
+    # Then they are back on the sign-in screen, told in plain words (a status screen readers read), not on a JSON page
+    console.heading("Sign in")
+    said = page.get_by_role("status").filter(has_text="You cancelled signing in at Google or Facebook")
+    expect(said).to_be_visible()
+    console.screenshot("sign-in-cancelled-at-google")
+
+    # And the code has left the address bar, the flow cookie is gone, and nobody is signed in
+    assert page.url == f"{console.origin}/#/sign-in"
+    names = {cookie["name"] for cookie in console.context.cookies()}
+    assert cookies.CALLBACK_URL.cookie_name(secure=False) not in names
+    assert cookies.SESSION.cookie_name(secure=False) not in names
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+
+    # And reloading does not say it again
+    page.reload()
+    console.heading("Sign in")
+    expect(said).to_have_count(0)

@@ -20,7 +20,43 @@ function providerButtons(extraQuery = () => ({}), canStart = () => true, slot = 
   );
 }
 
-export function signIn() {
+// Why a Google or Facebook sign-in came back to this page: `?error=<code>`, the codes of api/oauth.py
+// (CALLBACK_ERRORS). The URL carries the code only; the words are the console's.
+const PROVIDER_DOWN = "Signing in with Google or Facebook is not available right now. Sign in with your e-mail and password, or try again later.";
+const SIGN_IN_FAILURES = {
+  oauth_denied: "You cancelled signing in at Google or Facebook, so you are not signed in. Choose a way to sign in below.",
+  oauth_state_invalid: "This sign-in link has expired or was already used. Please start again.",
+  account_not_linked:
+    "An account already uses this e-mail address. Sign in with your e-mail and password (or the way you signed in before); " +
+    "once your address is confirmed, continuing with Google adds it to that account.",
+  consent_required: "There is no Flowctory account for this address yet. Create your account first, to confirm your age and accept the terms.",
+  oauth_email_missing: "Google or Facebook did not share your e-mail address. Allow it on their page, then start again.",
+  oauth_error: "Google or Facebook could not sign you in. Please start again.",
+  upstream_error: "Google or Facebook did not answer. Please try again in a moment, or sign in with your e-mail and password.",
+  provider_unavailable: PROVIDER_DOWN,
+  unknown_provider: PROVIDER_DOWN,
+};
+
+/** The plain-words message for a refused provider sign-in, whatever code arrives. */
+export function signInFailure(code) {
+  return Object.hasOwn(SIGN_IN_FAILURES, code)
+    ? SIGN_IN_FAILURES[code]
+    : "Signing in did not work. Please try again, or sign in with your e-mail and password.";
+}
+
+/** The outcome of a provider sign-in, read once: the code leaves the address bar (and the history). */
+function providerOutcome(params) {
+  const code = params.get("error");
+  if (code === null) return null;
+  window.history.replaceState(null, "", "/#/sign-in");
+  // A cancellation is the user's own choice: a status, not an alert.
+  const box = message(signInFailure(code), code === "oauth_denied" ? "" : "error");
+  box.classList.add("narrow");
+  return box;
+}
+
+export function signIn(params = new URLSearchParams()) {
+  const outcome = providerOutcome(params);
   const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true });
   const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
   const submit = h("button", { type: "submit" }, "Sign in");
@@ -44,6 +80,7 @@ export function signIn() {
   return h(
     "div",
     {},
+    outcome,
     form,
     h("section", { class: "card narrow", "aria-labelledby": "other-ways" },
       h("h2", { id: "other-ways" }, "Or sign in with"),

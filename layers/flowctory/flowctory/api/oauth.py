@@ -1,5 +1,9 @@
 """/auth/oauth/{provider}: sign-in with Google or Facebook (redirects, state in a sealed cookie).
 
+The callback is a top-level navigation of the browser, so it never answers with a JSON body: a
+refused callback redirects to the console's sign-in page with `?error=<code>` (one of
+`CALLBACK_ERRORS`, nothing else: no provider text, no state), as the TikTok callback does.
+
 The sign-in domain (`flowctory.domain.oauth_login`) is imported inside the routes: importing the
 auth handler stays within the cold-start budget (docs/build-and-bench.md).
 """
@@ -15,7 +19,6 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from flowctory import cookies, sessions, wiring
 from flowctory.api import common
 from flowctory.errors import AppError, BadRequest
-from flowctory.http import ErrorDetail, error_response, status_for
 from flowctory.models.accounts import check_timezone
 from flowctory.observability import logger
 
@@ -27,6 +30,29 @@ TAGS = ["auth"]
 FLOW_SEAL = "oauth-sign-in"
 REDIRECT: dict[int, OpenAPIResponse] = {
     302: {"description": "Redirect to the provider's consent page, or back to the app once signed in."}
+}
+# The codes a refused callback puts in the sign-in page's URL; the console words each one (screens/auth.js).
+CALLBACK_ERRORS = frozenset(
+    {
+        "oauth_denied",  # the user cancelled on the provider's page
+        "oauth_state_invalid",  # no, another or an expired flow cookie; a wrong or used state
+        "account_not_linked",  # the address already has an account that cannot be linked yet
+        "consent_required",  # a first sign-in without the age attestation and the terms
+        "oauth_email_missing",  # the provider shared no usable address
+        "oauth_error",  # the provider answered with an error, or a code that does not verify
+        "upstream_error",  # the provider did not answer
+        "provider_unavailable",  # the provider is not configured on this deployment
+        "unknown_provider",  # not a sign-in provider (TikTok included)
+    }
+)
+OTHER_CALLBACK_ERROR = "sign_in_failed"
+CALLBACK_REDIRECT: dict[int, OpenAPIResponse] = {
+    302: {
+        "description": "Signed in: redirect to the flow's callback URL. Refused: redirect to the console's "
+        "sign-in page, `{web origin}/sign-in?error=<code>`, with one of: "
+        + ", ".join(f"`{code}`" for code in sorted(CALLBACK_ERRORS | {OTHER_CALLBACK_ERROR}))
+        + ". The flow cookie is deleted in both cases."
+    }
 }
 
 
@@ -49,14 +75,22 @@ def _redirect(location: str) -> Response[None]:
     return Response(status_code=302, headers={"Location": location, "Referrer-Policy": "no-referrer"})
 
 
+def refused_sign_in_url(error: AppError) -> str:
+    """The console's sign-in page on the configured web origin, saying why with a stable code and nothing else."""
+    from flowctory.domain import emails
+
+    code = error.code if error.code in CALLBACK_ERRORS else OTHER_CALLBACK_ERROR
+    return emails.link(wiring.accounts().web_origin, emails.SIGN_IN_PAGE, error=code)
+
+
 def end_flow(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response:
-    """The flow cookie is deleted whatever the outcome of the callback (policy §10.3), errors included."""
+    """A refused callback goes back to the sign-in page (the browser never lands on a JSON body); the flow
+    cookie is deleted whatever the outcome (policy §10.3), errors included."""
     try:
         response = next_middleware(app)
     except AppError as error:
-        status = status_for(error)
-        logger.info("sign-in callback refused", error_code=error.code, status=int(status))
-        response = error_response(status, ErrorDetail(code=error.code, message=error.message))
+        logger.info("sign-in callback refused", error_code=error.code)
+        response = _redirect(refused_sign_in_url(error))
     response.cookies.append(cookies.clear_cookie(cookies.CALLBACK_URL, secure=wiring.sessions().secure_cookies))
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -114,9 +148,11 @@ def start_sign_in(
     tags=TAGS,
     summary="Where Google or Facebook sends the browser back",
     description="Checks the state against the flow cookie and the server's record (single use), exchanges the code "
-    "with the PKCE verifier, signs the user in and redirects to the flow's callback URL. The flow cookie is "
-    "deleted in every case; errors answer 4xx with a stable code.",
-    responses=REDIRECT,
+    "with the PKCE verifier, signs the user in and redirects to the flow's callback URL. The browser opens this "
+    "URL itself, so a refusal (cancelled at the provider, an expired or replayed flow, an address that already "
+    "has an account, the provider failing...) is not a JSON error either: it redirects to the console's sign-in "
+    "page with `?error=<code>` and nothing else. The flow cookie is deleted in every case.",
+    responses=CALLBACK_REDIRECT,
     middlewares=[end_flow],
 )
 def finish_sign_in(
