@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Request, expect
 
 from flowctory import cookies
 from flowctory.domain import compose as rules
+from sandbox.server import Sandbox
 from tests.browser.conftest import TIMEZONE
 from tests.browser.steps import AVA, CLEO, DAN, DAN_OPEN_ID, Console
 from tests.helpers.scheduler_clock import SchedulerClock
@@ -19,6 +20,7 @@ from tests.helpers.scheduler_clock import SchedulerClock
 pytestmark = pytest.mark.e2e
 
 DISCLOSURE_HINT = "You need to indicate if your content promotes yourself, a third party, or both."
+AVA_OPEN_ID = "sim-0001-public-4f0c-9a7e-5b1d2c3e4f50"
 
 
 def test_connect_compose_upload_with_progress_publish_now_and_see_it_published(
@@ -222,6 +224,144 @@ def test_a_post_scheduled_a_minute_ahead_goes_from_scheduled_to_published_in_the
     scheduler_clock.jump_to(due + timedelta(seconds=1))
     expect(post.get_by_test_id("post-status")).to_have_text("Published", timeout=30_000)
     expect(post.get_by_role("link", name="View on TikTok")).to_be_visible()
+
+
+def test_a_scheduled_post_is_edited_and_moved_and_a_refused_change_changes_nothing(
+    console: Console, videos: dict[str, Path], console_sandbox: Sandbox, tiktok_sim: httpx.Client
+) -> None:
+    page = console.page
+    zone = ZoneInfo(TIMEZONE)
+
+    def stored(post_id: str) -> dict:
+        answer = console.context.request.get(f"{console.origin}/posts/{post_id}")
+        assert answer.ok, answer.text()
+        return answer.json()
+
+    def schedule_time(post_id: str) -> datetime:
+        """When the post's EventBridge schedule fires (from moto)."""
+        assert console_sandbox.stack is not None
+        found = console_sandbox.client("scheduler").get_schedule(
+            Name=f"post-{post_id}", GroupName=console_sandbox.stack.ref("PostScheduleGroup")
+        )
+        expression = re.fullmatch(r"at\((.+)\)", found["ScheduleExpression"])
+        assert expression, found["ScheduleExpression"]
+        local = datetime.fromisoformat(expression.group(1))
+        return local.replace(tzinfo=ZoneInfo(found["ScheduleExpressionTimezone"]))
+
+    # Given a post scheduled an hour ahead
+    console.sign_up()
+    console.connect_tiktok(AVA)
+    console.compose()
+    console.upload(videos["clip"])
+    page.get_by_label("Caption").fill("Before the edit")
+    page.get_by_label("Everyone").check()
+    page.get_by_label("Schedule for later").check()  # an hour from now by default
+    page.get_by_role("button", name="Schedule post").click()
+    console.heading("History")
+    item = page.locator("li[data-post-id]").first
+    post_id = item.get_attribute("data-post-id")
+    assert post_id
+    before = stored(post_id)
+    first_time = datetime.fromisoformat(before["scheduled_at"])
+    assert schedule_time(post_id) == first_time
+
+    # When they open it from the history, the composer shows its stored choices for the same account
+    item.get_by_role("link", name="Edit").click()
+    console.heading("Edit scheduled post")
+    expect(page.get_by_test_id("creator-nickname")).to_have_text("Ava (public)")
+    expect(page.get_by_label("TikTok account", exact=True)).to_be_disabled()
+    expect(page.get_by_text("A scheduled post's account and video cannot change")).to_be_visible()
+    expect(page.get_by_label("Caption")).to_have_value("Before the edit")
+    expect(page.get_by_role("radio", name="Everyone")).to_be_checked()
+    expect(page.get_by_role("checkbox", name="Allow comments")).not_to_be_checked()
+    expect(page.get_by_text(rules.MUSIC_DECLARATION)).to_be_visible()
+    save = page.get_by_role("button", name="Save changes")
+    expect(save).to_be_enabled()
+    # ... and the time in their zone, within the retention window counted from the upload
+    when = page.get_by_label(f"Date and time ({TIMEZONE})")
+    expect(when).to_have_value(first_time.astimezone(zone).strftime("%Y-%m-%dT%H:%M"))
+    uploaded_at = datetime.fromisoformat(before["video"]["uploaded_at"])
+    latest = (uploaded_at + timedelta(hours=24, minutes=-30)).astimezone(zone)
+    expect(when).to_have_attribute("max", latest.strftime("%Y-%m-%dT%H:%M"))
+    console.screenshot("composer-edit")
+
+    # A time typed beyond the retention window is refused before anything is sent
+    when.fill((latest + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+    expect(page.locator("ul.problems").get_by_text(re.compile("^Choose a time before "))).to_be_visible()
+    expect(save).to_be_disabled()
+
+    # And a change TikTok no longer allows (comments turned off after the composer opened) gets the API's
+    # message next to the field, and changes nothing
+    moved = (first_time + timedelta(minutes=30)).astimezone(zone)
+    when.fill(moved.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("checkbox", name="Allow comments").check()
+    assert tiktok_sim.patch(f"/_sim/creators/{AVA_OPEN_ID}", json={"comment_disabled": True}).is_success
+    try:
+        save.click()
+        refusal = page.locator('.field-error[data-field="allow_comment"]')
+        expect(refusal).to_have_text("This account has turned this interaction off in TikTok.")
+        expect(page.get_by_role("alert")).to_contain_text("allow_comment")
+        after_refusal = stored(post_id)
+        assert after_refusal["updated_at"] == before["updated_at"]
+        assert after_refusal["scheduled_at"] == before["scheduled_at"]
+        assert after_refusal["allow_comment"] is False
+        assert schedule_time(post_id) == first_time
+
+        # Opened again, the composer asks TikTok afresh: comments cannot be turned on, and once the account
+        # is private the stored audience ("Everyone") is no longer offered, so none is chosen until they do
+        assert tiktok_sim.patch(f"/_sim/creators/{AVA_OPEN_ID}", json={"is_private": True}).is_success
+        page.reload()
+        console.heading("Edit scheduled post")
+        expect(page.get_by_role("checkbox", name="Allow comments")).to_be_disabled()
+        expect(page.get_by_text("This account no longer offers the audience this post had (Everyone)")).to_be_visible()
+        privacy = page.get_by_role("group", name="Who can see this video").get_by_role("radio")
+        expect(privacy).to_have_count(3)
+        assert privacy.evaluate_all("radios => radios.filter(radio => radio.checked).length") == 0
+        expect(page.locator("ul.problems").get_by_text("Choose who can see this post.")).to_be_visible()
+        expect(save).to_be_disabled()
+    finally:
+        tiktok_sim.patch(f"/_sim/creators/{AVA_OPEN_ID}", json={"comment_disabled": False, "is_private": False})
+    page.reload()
+    console.heading("Edit scheduled post")
+    expect(page.get_by_role("radio", name="Everyone")).to_be_checked()
+
+    # When they change the caption and move the post 30 minutes later
+    page.get_by_label("Caption").fill("After the edit ✂️")
+    when.fill(moved.strftime("%Y-%m-%dT%H:%M"))
+    sent: list[object] = []
+
+    def keep_patch(request: Request) -> None:
+        if request.method == "PATCH":
+            sent.append(request.post_data_json)
+
+    page.on("request", keep_patch)
+    save.click()
+
+    # Then the history shows the new caption and time
+    console.heading("History")
+    expect(page.get_by_text(re.compile("^Changes saved. Scheduled for "))).to_be_visible()
+    item = page.locator(f'li[data-post-id="{post_id}"]')
+    expect(item).to_contain_text("After the edit ✂️")
+    expect(item).to_contain_text(moved.strftime("%-I:%M %p"))  # the console speaks en-US
+    expect(item.get_by_test_id("post-status")).to_have_text("Scheduled")
+
+    # And only what changed was sent, with the consent to the declaration shown
+    assert sent == [
+        {
+            "caption": "After the edit ✂️",
+            "scheduled_at": moved.strftime("%Y-%m-%dT%H:%M"),
+            "timezone": TIMEZONE,
+            "consent": True,
+            "declaration": rules.MUSIC_DECLARATION,
+        }
+    ]
+
+    # And the API and the post's EventBridge schedule have moved with it
+    after = stored(post_id)
+    assert after["caption"] == "After the edit ✂️"
+    assert datetime.fromisoformat(after["scheduled_at"]) == moved
+    assert after["privacy_level"] == "PUBLIC_TO_EVERYONE"
+    assert schedule_time(post_id) == moved
 
 
 def test_p27_cookies_after_sign_in_and_a_connection_are_exactly_the_listed_ones(console: Console) -> None:

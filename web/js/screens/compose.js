@@ -4,6 +4,8 @@
 // where the creator disabled them, the commercial-content disclosure with its labels, "Only me" closed to
 // branded content, the AI-generated label, the cover frame, the declaration before the button, the
 // maximum duration checked before upload, and a time in the user's zone within the retention window.
+// `#/compose?edit=<post id>` edits a pending post with the same rules: its stored choices pre-filled, its
+// account and video fixed, only what changed sent to `PATCH /posts/{id}`.
 
 import * as api from "../api.js";
 import { go, onLeave, session } from "../app.js";
@@ -12,9 +14,27 @@ import * as rules from "../rules.js";
 import { offsetLabel, readable, wallClock } from "../time.js";
 import { connectUrl, monogram } from "./accounts.js";
 
-export async function render(params) {
-  const { accounts } = await api.get("/tiktok/accounts");
-  const active = accounts.filter((account) => account.status === "active");
+export async function render(params, { heading } = {}) {
+  const editId = params.get("edit");
+  const [{ accounts }, editing] = await Promise.all([
+    api.get("/tiktok/accounts"),
+    editId ? api.get(`/posts/${encodeURIComponent(editId)}`) : null,
+  ]);
+  if (editing) {
+    if (heading) heading.textContent = "Edit scheduled post";
+    document.title = "Edit scheduled post · Flowctory";
+    const back = h("a", { class: "button secondary", href: "#/history" }, "Back to the history");
+    if (editing.status !== "pending") {
+      return h("div", {}, message("This post can no longer be changed: only a post that is still scheduled can be.", "error"), back);
+    }
+    const account = accounts.find((item) => item.open_id === editing.account);
+    if (!account || account.status !== "active") {
+      return h("div", {},
+        message("TikTok needs you to reconnect this post's account before it can be changed.", "error"),
+        h("a", { class: "button", href: connectUrl() }, "Reconnect on TikTok"), " ", back);
+    }
+  }
+  const active = accounts.filter((account) => account.status === "active" && (!editing || account.open_id === editing.account));
   if (!active.length) {
     return h("div", {},
       h("p", {}, accounts.length ? "Your TikTok accounts need reconnecting before you can post." : "Connect a TikTok account first."),
@@ -27,6 +47,16 @@ export async function render(params) {
     disclosure: { enabled: false, your_brand: false, branded_content: false }, is_aigc: false, cover: null,
     when: "now", at: "", timeProblem: null,
   };
+  let storedAt = null; // the edited post's time, as the picker shows it
+  if (editing) {
+    storedAt = wallClock(new Date(editing.scheduled_at), zone);
+    Object.assign(state, {
+      uploaded: true, uploadedAt: new Date(editing.video.uploaded_at), duration: editing.video.duration_seconds,
+      caption: editing.caption, allow_comment: editing.allow_comment, allow_duet: editing.allow_duet,
+      allow_stitch: editing.allow_stitch, disclosure: { ...editing.disclosure }, is_aigc: editing.is_aigc,
+      cover: editing.cover_timestamp_ms, when: "later", at: storedAt,
+    });
+  }
   let upload = null;
   onLeave(() => upload?.abort());
 
@@ -36,6 +66,7 @@ export async function render(params) {
     active.map((account) => h("option", { value: account.open_id, selected: account === chosen }, account.display_name)));
   const creatorBox = h("div", { class: "account", "aria-live": "polite" });
   const creatorProblem = h("div");
+  const privacyNote = h("div", { "aria-live": "polite" });
 
   // --- video ---
   const fileInput = h("input", { type: "file", name: "video", accept: "video/mp4,video/quicktime,video/webm,.mp4,.mov,.webm" });
@@ -50,6 +81,13 @@ export async function render(params) {
   const cover = h("input", { type: "range", name: "cover", min: 0, max: 0, step: 100, value: 0, disabled: true });
   const coverLabel = h("span");
   cover.id = uid("cover");
+  if (editing) {
+    accountSelect.disabled = true;
+    cover.max = Math.floor(state.duration * 1000);
+    cover.value = state.cover ?? 0;
+    cover.disabled = false;
+    coverLabel.textContent = state.cover === null ? "(none chosen: TikTok picks one)" : `at ${(state.cover / 1000).toFixed(1)} s`;
+  }
 
   // --- details ---
   const caption = h("textarea", { name: "caption", rows: 4 });
@@ -68,9 +106,9 @@ export async function render(params) {
   const disclosureOptions = h("div", { hidden: true }, yourBrand.element, branded.element, brandedNote, disclosureLabel);
   const aigc = checkbox("AI-generated content", { name: "is_aigc" }, "Turn this on if the video was made or significantly edited with AI. TikTok labels it as AI-generated.");
 
-  const nowRadio = h("input", { type: "radio", name: "when", value: "now", checked: true, id: uid("when") });
-  const laterRadio = h("input", { type: "radio", name: "when", value: "later", id: uid("when") });
-  const at = h("input", { type: "datetime-local", name: "scheduled_at", step: 60, disabled: true });
+  const nowRadio = h("input", { type: "radio", name: "when", value: "now", checked: state.when === "now", id: uid("when") });
+  const laterRadio = h("input", { type: "radio", name: "when", value: "later", checked: state.when === "later", id: uid("when") });
+  const at = h("input", { type: "datetime-local", name: "scheduled_at", step: 60, disabled: state.when !== "later", value: state.at });
   const atHint = h("p", { class: "hint", id: uid("at-hint") });
   at.id = uid("at");
   at.setAttribute("aria-describedby", atHint.id);
@@ -81,6 +119,36 @@ export async function render(params) {
   const blockerList = h("ul", { class: "problems" });
   const blockerBox = h("div", { "aria-live": "polite" }, h("p", { class: "hint" }, "Before you can post:"), blockerList);
   const resultSlot = h("div");
+  if (editing) {
+    caption.value = state.caption;
+    for (const [name, box] of Object.entries(interactions)) box.input.checked = state[name];
+    disclose.input.checked = state.disclosure.enabled;
+    yourBrand.input.checked = state.disclosure.your_brand;
+    branded.input.checked = state.disclosure.branded_content;
+    aigc.input.checked = state.is_aigc;
+  }
+  disclose.input.setAttribute("aria-checked", String(disclose.input.checked));
+
+  // The API's refusals (422), each next to its field; the fields it names are the request's.
+  const fieldSlots = {
+    account: h("div"), caption: h("div"), privacy_level: h("div"), allow_comment: h("div"), allow_duet: h("div"),
+    allow_stitch: h("div"), disclosure: h("div"), is_aigc: h("div"), cover_timestamp_ms: h("div"),
+    scheduled_at: h("div"), video: videoError,
+  };
+  fieldSlots.timezone = fieldSlots.scheduled_at;
+  fieldSlots.consent = fieldSlots.declaration = fieldSlots.disclosure;
+  for (const [name, box] of Object.entries(interactions)) box.element.append(fieldSlots[name]);
+
+  function showRefusal(error) {
+    for (const slot of new Set(Object.values(fieldSlots))) slot.querySelectorAll(".field-error").forEach((node) => node.remove());
+    const elsewhere = [];
+    for (const item of error.fields || []) {
+      const slot = fieldSlots[item.field] || fieldSlots[item.field.split(".")[0]];
+      if (slot) slot.append(h("p", { class: "field-error", "data-field": item.field }, item.problem));
+      else elsewhere.push(item);
+    }
+    resultSlot.replaceChildren(errorMessage({ message: error.message, fields: elsewhere }));
+  }
 
   function renderPrivacy() {
     privacyBox.replaceChildren(h("legend", {}, "Who can see this video"));
@@ -95,7 +163,7 @@ export async function render(params) {
       const note = option === rules.SELF_ONLY ? h("span", { class: "disabled-note", hidden: true }, ` (${rules.BRANDED_NOT_PRIVATE})`) : null;
       privacyBox.append(h("div", { class: "check" }, h("label", { for: input.id }, input, h("span", {}, rules.PRIVACY_LABELS[option] || option, note))));
     }
-    privacyBox.append(h("p", { class: "hint" }, "No option is chosen for you: pick one."));
+    privacyBox.append(h("p", { class: "hint" }, editing ? "The post's audience stays chosen while this account still offers it; otherwise pick one." : "No option is chosen for you: pick one."));
   }
 
   async function loadCreator() {
@@ -108,6 +176,13 @@ export async function render(params) {
     try {
       const info = await api.get(`/tiktok/accounts/${encodeURIComponent(accountSelect.value)}/creator-info`);
       state.creator = info;
+      if (editing) {
+        // The stored audience stays only while the creator still offers it; otherwise they choose again.
+        const offered = (info.privacy_level_options || []).includes(editing.privacy_level);
+        state.privacy = offered ? editing.privacy_level : null;
+        privacyNote.replaceChildren(offered ? "" : message(
+          `This account no longer offers the audience this post had (${rules.PRIVACY_LABELS[editing.privacy_level] || editing.privacy_level}): choose who can see it.`, "warn"));
+      }
       const name = info.nickname || accountSelect.selectedOptions[0].textContent;
       creatorBox.replaceChildren(monogram(name),
         h("div", {}, h("span", { class: "hint" }, "Posting to "), h("strong", { "data-testid": "creator-nickname" }, name),
@@ -138,6 +213,14 @@ export async function render(params) {
   }
 
   function checkVideo() {
+    if (editing) {
+      // The stored video against this creator's current maximum (the API checks it again).
+      const max = state.creator?.max_video_post_duration_sec;
+      state.videoProblem = max && state.duration > max
+        ? `This account can post videos of up to ${max} seconds; this one lasts ${Math.round(state.duration)}.` : null;
+      videoError.replaceChildren(state.videoProblem ? message(state.videoProblem, "error") : "");
+      return;
+    }
     if (!state.file) return;
     state.videoProblem = rules.videoProblem(state.file, state.duration, state.creator?.max_video_post_duration_sec);
     videoError.replaceChildren(state.videoProblem ? message(state.videoProblem, "error") : "");
@@ -180,11 +263,11 @@ export async function render(params) {
     at.disabled = state.when !== "later";
     atHint.textContent = `Time zone: ${zone} (${offsetLabel(zone)}). Choose a time before ${readable(window_.to, zone)}: we delete videos ${rules.RETENTION_HOURS} hours after upload.`;
     state.timeProblem = null;
-    if (state.when === "later" && state.at) {
+    if (state.when === "later" && state.at && !(editing && state.at === storedAt)) {
       if (state.at < window_.min) state.timeProblem = "Choose a time at least a minute from now.";
       else if (state.at > window_.max) state.timeProblem = `Choose a time before ${readable(window_.to, zone)}, or upload the video again closer to the time.`;
     }
-    submit.textContent = state.when === "later" ? "Schedule post" : "Publish now";
+    submit.textContent = editing ? "Save changes" : state.when === "later" ? "Schedule post" : "Publish now";
 
     const problems = rules.blockers(state, state.creator);
     blockerList.replaceChildren(...problems.map((problem) => h("li", {}, problem)));
@@ -237,7 +320,7 @@ export async function render(params) {
   cover.addEventListener("input", () => {
     state.cover = Number(cover.value);
     coverLabel.textContent = `at ${(state.cover / 1000).toFixed(1)} s`;
-    preview.currentTime = state.cover / 1000;
+    if (preview.src) preview.currentTime = state.cover / 1000;
   });
   cancelUpload.addEventListener("click", () => upload?.abort());
 
@@ -305,25 +388,29 @@ export async function render(params) {
   const form = h("form", { class: "composer", novalidate: true },
     h("section", { "aria-labelledby": "video-heading" },
       h("h2", { id: "video-heading" }, "Account and video"),
-      field("TikTok account", accountSelect),
-      creatorBox, creatorProblem,
-      field("Video (MP4, MOV or WebM)", fileInput, "It goes straight to our storage and is deleted once TikTok has it, or after 24 hours."),
-      videoError, preview, videoFacts, progressBox,
+      editing
+        ? field("TikTok account", accountSelect, "A scheduled post's account and video cannot change: to post another video or to another account, cancel this post and compose a new one.")
+        : field("TikTok account", accountSelect),
+      creatorBox, creatorProblem, fieldSlots.account,
+      editing ? storedVideo(editing.video, zone) : field("Video (MP4, MOV or WebM)", fileInput, "It goes straight to our storage and is deleted once TikTok has it, or after 24 hours."),
+      videoError, editing ? null : [preview, videoFacts, progressBox],
       h("div", { class: "field" }, h("label", { for: cover.id }, "Cover frame ", coverLabel), cover,
-        h("p", { class: "hint" }, "The frame TikTok shows before the video plays."))),
+        h("p", { class: "hint" }, "The frame TikTok shows before the video plays."), fieldSlots.cover_timestamp_ms)),
     h("section", { "aria-labelledby": "details-heading" },
       h("h2", { id: "details-heading" }, "Post details"),
       field(h("span", {}, "Caption ", counter), caption, "Hashtags and mentions are part of the caption. TikTok allows 2200 characters; emoji count 2."),
-      privacyBox,
+      fieldSlots.caption,
+      privacyNote, privacyBox, fieldSlots.privacy_level,
       h("fieldset", {}, h("legend", {}, "Let viewers"), Object.values(interactions).map((box) => box.element),
         h("p", { class: "hint" }, "All off unless you turn them on.")),
       h("fieldset", {}, h("legend", {}, "Content disclosure"), disclose.element, disclosureOptions),
-      h("fieldset", {}, h("legend", {}, "AI-generated content"), aigc.element),
+      h("fieldset", {}, h("legend", {}, "AI-generated content"), aigc.element, fieldSlots.is_aigc),
       h("fieldset", {}, h("legend", {}, "When"),
         h("div", { class: "check" }, h("label", { for: nowRadio.id }, nowRadio, h("span", {}, "Publish now"))),
         h("div", { class: "check" }, h("label", { for: laterRadio.id }, laterRadio, h("span", {}, "Schedule for later"))),
-        h("div", { class: "field" }, h("label", { for: at.id }, `Date and time (${zone})`), at, atHint)),
+        h("div", { class: "field" }, h("label", { for: at.id }, `Date and time (${zone})`), at, atHint, fieldSlots.scheduled_at)),
       h("p", { class: "hint" }, rules.PROCESSING_NOTE),
+      fieldSlots.disclosure,
       declaration,
       blockerBox,
       resultSlot,
@@ -335,6 +422,7 @@ export async function render(params) {
     if (submit.disabled) return;
     submit.disabled = true;
     resultSlot.replaceChildren();
+    if (editing) return saveChanges();
     const body = {
       upload_id: state.uploadId,
       account: accountSelect.value,
@@ -358,15 +446,59 @@ export async function render(params) {
         : "Your video is on its way to TikTok. Processing can take a few minutes.");
       go(`history?post=${encodeURIComponent(created.id)}`);
     } catch (error) {
-      resultSlot.replaceChildren(errorMessage(error));
+      showRefusal(error);
       submit.disabled = false;
     }
   });
+
+  /** Sends what differs from the stored post, with the consent to the declaration shown above the button. */
+  async function saveChanges() {
+    const disclosure = {
+      enabled: state.disclosure.enabled,
+      your_brand: state.disclosure.enabled && state.disclosure.your_brand,
+      branded_content: state.disclosure.enabled && state.disclosure.branded_content,
+    };
+    const changes = {};
+    if (state.caption !== editing.caption) changes.caption = state.caption;
+    if (state.privacy !== editing.privacy_level) changes.privacy_level = state.privacy;
+    for (const name of Object.keys(interactions)) if (state[name] !== editing[name]) changes[name] = state[name];
+    if (Object.keys(disclosure).some((key) => disclosure[key] !== editing.disclosure[key])) changes.disclosure = disclosure;
+    if (state.is_aigc !== editing.is_aigc) changes.is_aigc = state.is_aigc;
+    if (state.cover !== editing.cover_timestamp_ms) changes.cover_timestamp_ms = state.cover;
+    if (state.when === "now") changes.scheduled_at = "now";
+    else if (state.at !== storedAt) changes.scheduled_at = state.at;
+    if (changes.scheduled_at) changes.timezone = zone; // the zone the picker's time is written in
+    if (!Object.keys(changes).length) {
+      flash("Nothing changed: the post is as it was.");
+      go("history");
+      return;
+    }
+    changes.consent = true; // the creator pressed the button under the declaration
+    changes.declaration = rules.declarationFor(state.disclosure);
+    try {
+      const saved = await api.patch(`/posts/${encodeURIComponent(editing.id)}`, changes);
+      flash(changes.scheduled_at === "now"
+        ? "Your video is on its way to TikTok. Processing can take a few minutes."
+        : `Changes saved. Scheduled for ${readable(new Date(saved.scheduled_at), zone)}.`);
+      go(`history?post=${encodeURIComponent(saved.id)}`);
+    } catch (error) {
+      showRefusal(error);
+      submit.disabled = false;
+    }
+  }
 
   renderPrivacy();
   update();
   loadCreator();
   return form;
+}
+
+/** The edited post's video, as stored: it stays in private storage, so there is no preview. */
+function storedVideo(video, zone) {
+  return h("div", { class: "field stored-video" },
+    h("p", {}, h("strong", {}, "Video: "),
+      `uploaded ${readable(new Date(video.uploaded_at), zone)}, ${formatBytes(video.size)}, ${video.duration_seconds.toFixed(1)} s, ${video.width}×${video.height}`),
+    h("p", { class: "hint" }, "It stays in our private storage until TikTok has it, so it is not previewed here."));
 }
 
 /** The video's duration in seconds from its metadata, or null when the browser cannot read it. */

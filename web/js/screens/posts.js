@@ -57,6 +57,8 @@ function postItem(post, names, onChange) {
     actions.append(h("span", { class: "hint" }, post.privacy_level === "PUBLIC_TO_EVERYONE" ? "TikTok has not given the post's address yet." : "Not public, so it has no public page on TikTok."));
   }
   if (post.status === "pending") {
+    // Editing opens the composer on this post, with every Direct Post rule checked again.
+    actions.append(h("a", { class: "button secondary", href: `#/compose?edit=${encodeURIComponent(post.id)}` }, "Edit"));
     const cancel = h("button", { type: "button", class: "secondary" }, "Cancel post");
     cancel.addEventListener("click", async () => {
       if (!(await confirmDialog("Cancel this post?", "It will not be published. The video is deleted within a day.", "Cancel post", { danger: true }))) return;
