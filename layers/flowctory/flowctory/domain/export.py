@@ -188,7 +188,7 @@ def build_export(deps: ExportDeps, *, user_id: str, now: datetime) -> ExportDocu
         "profile": _profile(profile),
         "identities": [ExportIdentity(provider=p, subject=s) for p, s in deps.identities.identities(user_id)],
         "tiktok_accounts": [_account(account) for account in deps.tiktok_accounts.list(user_id)],
-        "posts": [PostView.of(post) for post in posts],
+        "posts": [PostView.of(post).model_dump(mode="json") for post in posts],
         "subscription": _subscription(record),
         "invoices": ExportInvoices(references=[pay_url] if pay_url else []),
         "consents": consents.consents_of(profile, posts),

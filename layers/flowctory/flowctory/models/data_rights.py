@@ -11,7 +11,6 @@ from pydantic import ConfigDict, Field, StrictBool
 
 from flowctory.models.accounts import Password
 from flowctory.models.base import Model
-from flowctory.models.scheduling import PostView
 
 EXPORT_SCHEMA_VERSION = "1"
 
@@ -137,7 +136,9 @@ class ExportDocument(Model):
     profile: ExportProfile
     identities: list[ExportIdentity]
     tiktok_accounts: list[ExportTikTokAccount]
-    posts: list[PostView]
+    # Each post as GET /posts/{id} shows it (a PostView). Typed loosely here so that the auth function,
+    # which serves this document among 20-odd routes, does not load the scheduling models at cold start.
+    posts: list[dict[str, Any]] = Field(description="Every post, each as GET /posts/{id} shows it.")
     subscription: ExportSubscription | None
     invoices: ExportInvoices
     consents: list[ConsentItem]
