@@ -10,69 +10,51 @@ counted by botocore's event hooks.
 Usage: python -m bench.erasure_cost [--posts 200] [--accounts 3]
 """
 
+import bench.in_process  # noqa: F401 (first: the layer on the path, the environment set)
+
+# isort: split
+
 import argparse
 import importlib
 import json
 import os
 import sys
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers" / "flowctory")]
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 (moto's fake credentials)
-    AWS_DEFAULT_REGION="eu-west-3",
-    POWERTOOLS_TRACE_DISABLED="1",
-    POWERTOOLS_METRICS_NAMESPACE="bench",
-    POWERTOOLS_LOG_LEVEL="WARNING",
-    POWERTOOLS_METRICS_DISABLED="true",
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+import boto3
+import httpx
+from moto import mock_aws
 
-import boto3  # noqa: E402
-import httpx  # noqa: E402
-from moto import mock_aws  # noqa: E402
+from bench import publishing_setup as setup
+from bench.in_process import AwsCalls, LambdaContext
+from flowctory import billing_wiring, data_rights_wiring, publishing_wiring, wiring
+from flowctory.adapters import aws
+from flowctory.adapters.accounts import DynamoAccountStore
+from flowctory.adapters.billing_store import DynamoBillingRepository
+from flowctory.adapters.data_rights import DynamoDataRightsStore
+from flowctory.adapters.dynamodb import SingleTable
+from flowctory.adapters.kms import KmsTokenCipher
+from flowctory.adapters.post_repository import PostRepository
+from flowctory.adapters.scheduler import PostScheduler
+from flowctory.adapters.stripe_gateway import snapshot_from
+from flowctory.adapters.tiktok import oauth
+from flowctory.adapters.tiktok.client import TikTokClient
+from flowctory.adapters.tiktok_account_repository import TikTokAccountRepository
+from flowctory.domain import token_vault
+from flowctory.models.accounts import UserProfile
+from flowctory.models.posts import PostFailure, VideoFacts
+from flowctory.models.tiktok_accounts import AccountStatus, TikTokAccount
+from flowctory.settings import load_settings
+from sandbox.stack import bootstrap
+from sandbox.tiktok_sim import SimulatorServer, TikTokSimulator
 
-from bench import publishing_setup as setup  # noqa: E402
-from flowctory import billing_wiring, data_rights_wiring, publishing_wiring, wiring  # noqa: E402
-from flowctory.adapters import aws  # noqa: E402
-from flowctory.adapters.accounts import DynamoAccountStore  # noqa: E402
-from flowctory.adapters.billing_store import DynamoBillingRepository  # noqa: E402
-from flowctory.adapters.data_rights import DynamoDataRightsStore  # noqa: E402
-from flowctory.adapters.dynamodb import SingleTable  # noqa: E402
-from flowctory.adapters.kms import KmsTokenCipher  # noqa: E402
-from flowctory.adapters.post_repository import PostRepository  # noqa: E402
-from flowctory.adapters.scheduler import PostScheduler  # noqa: E402
-from flowctory.adapters.stripe_gateway import snapshot_from  # noqa: E402
-from flowctory.adapters.tiktok import oauth  # noqa: E402
-from flowctory.adapters.tiktok.client import TikTokClient  # noqa: E402
-from flowctory.adapters.tiktok_account_repository import TikTokAccountRepository  # noqa: E402
-from flowctory.domain import token_vault  # noqa: E402
-from flowctory.models.accounts import UserProfile  # noqa: E402
-from flowctory.models.posts import PostFailure, VideoFacts  # noqa: E402
-from flowctory.models.tiktok_accounts import AccountStatus, TikTokAccount  # noqa: E402
-from flowctory.settings import load_settings  # noqa: E402
-from sandbox.stack import bootstrap  # noqa: E402
-from sandbox.tiktok_sim import SimulatorServer, TikTokSimulator  # noqa: E402
-
+CONTEXT = LambdaContext("purge", memory_mb=512, timeout_seconds=300)
 fake_stripe: Any = importlib.import_module("tests.billing.fake_stripe")
 erasing: Any = importlib.import_module("tests.data_rights.conftest")
 USER = setup.USER
-
-
-class LambdaContext:
-    function_name = "bench-purge"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-3:123456789012:function:bench-purge"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
 
 
 def connect(sim_url: str, creator: int) -> str:
@@ -192,11 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--accounts", type=int, default=3)
     args = parser.parse_args(argv)
-    calls: Counter[tuple[str, str]] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        calls[(model.service_model.service_name, model.name)] += 1
-
+    calls = AwsCalls()
     stripe = erasing.ErasingStripe().start()
     try:
         with mock_aws(), SimulatorServer(TikTokSimulator(setup.SIM_CONFIG)) as sim:
@@ -218,11 +196,11 @@ def main(argv: list[str] | None = None) -> int:
             aws.reset()
             for module in (publishing_wiring, billing_wiring, data_rights_wiring):
                 module.reset()
-            aws.session().events.register("before-call.*.*", count)
+            calls.listen()
             from functions.purge import app
 
             started = time.perf_counter()
-            result = app.lambda_handler({"erase_user_id": USER}, LambdaContext())
+            result = app.lambda_handler({"erase_user_id": USER}, CONTEXT)
             elapsed = time.perf_counter() - started
             revoked = sum(grant.revoked for grant in sim.simulator.grants.values())
     finally:

@@ -9,55 +9,33 @@ secret (Secrets Manager), once; the second post shows the warm figure.
 Usage: python -m bench.publish_cost
 """
 
+import bench.in_process  # noqa: F401 (first: the layer on the path, the environment set)
+
+# isort: split
+
 import os
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
-from typing import Any
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "layers" / "flowctory")]
-os.environ.update(
-    AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 (moto's fake credentials)
-    AWS_DEFAULT_REGION="eu-west-3",
-    POWERTOOLS_TRACE_DISABLED="1",
-    POWERTOOLS_METRICS_NAMESPACE="bench",
-    POWERTOOLS_LOG_LEVEL="WARNING",
-    POWERTOOLS_METRICS_DISABLED="true",
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+import boto3
+from moto import mock_aws
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
+from bench import publishing_setup as setup
+from bench.in_process import AwsCalls, LambdaContext
+from flowctory import publishing_wiring, wiring
+from flowctory.adapters import aws
+from flowctory.settings import load_settings
+from sandbox.stack import bootstrap
+from sandbox.tiktok_sim import SimulatorServer, TikTokSimulator
 
-from bench import publishing_setup as setup  # noqa: E402
-from flowctory import publishing_wiring, wiring  # noqa: E402
-from flowctory.adapters import aws  # noqa: E402
-from flowctory.settings import load_settings  # noqa: E402
-from sandbox.stack import bootstrap  # noqa: E402
-from sandbox.tiktok_sim import SimulatorServer, TikTokSimulator  # noqa: E402
-
+CONTEXT = LambdaContext("upload", memory_mb=1024, timeout_seconds=900)
 SIZES = {"12 MB": 12_000_000, "100 MiB": 100 * 1024 * 1024}
 GOAL_CALLS = 10
 
 
-class LambdaContext:
-    function_name = "bench-upload"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:eu-west-3:123456789012:function:bench-upload"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
 def main() -> int:
-    calls: Counter[tuple[str, str]] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        calls[(model.service_model.service_name, model.name)] += 1
-
+    calls = AwsCalls()
     with mock_aws(), SimulatorServer(TikTokSimulator(setup.SIM_CONFIG)) as sim, tempfile.TemporaryDirectory() as tmp:
         aws.reset()
         stack = bootstrap(boto3.session.Session())
@@ -77,7 +55,7 @@ def main() -> int:
         # Count from here: a fresh container (clients and the secret not yet fetched).
         aws.reset()
         publishing_wiring.reset()
-        aws.session().events.register("before-call.*.*", count)
+        calls.listen()
 
         from functions.upload import app
 
@@ -85,7 +63,10 @@ def main() -> int:
         ok = True
         for label, post in posts.items():
             calls.clear()
-            result = app.lambda_handler({"user_id": setup.USER, "post_id": post.post_id}, LambdaContext())
+            result = app.lambda_handler(
+                {"user_id": setup.USER, "post_id": post.post_id},
+                CONTEXT,
+            )
             reads = calls.pop(("s3", "GetObject"), 0)
             others = sum(calls.values())
             decrypts = calls[("kms", "Decrypt")]
