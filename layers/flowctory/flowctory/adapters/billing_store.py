@@ -192,13 +192,7 @@ class DynamoUsageReader:
             "FilterExpression": live if condition is None else live & condition,
             "Select": "COUNT",
         }
-        total = 0
-        while True:
-            response = self._table.table.query(**arguments)
-            total += int(response["Count"])
-            if "LastEvaluatedKey" not in response:
-                return total
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sum(int(page["Count"]) for page in self._table.query_pages(**arguments))
 
 
 def _utc_text(moment: datetime) -> str:

@@ -52,13 +52,8 @@ class DynamoDataRightsStore:
         condition: ConditionBase = Key("pk").eq(keys.user_pk(user_id))
         if sk_prefix:
             condition = condition & Key("sk").begins_with(sk_prefix)
-        arguments: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
-        while True:
-            response = self._table.table.query(**arguments)
-            yield from response["Items"]
-            if "LastEvaluatedKey" not in response:
-                return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for page in self._table.query_pages(KeyConditionExpression=condition, ConsistentRead=True):
+            yield from page["Items"]
 
     def identities(self, user_id: str) -> list[tuple[str, str]]:
         """(provider, subject) of every sign-in identity linked to the user."""
@@ -137,16 +132,9 @@ class DynamoDataRightsStore:
 
     def pending_erasures(self) -> Iterator[Item]:
         """Every erasure request still open, oldest partition key first (one partition, a Query)."""
-        arguments: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(keys.ERASURE_REQUESTS_PK),
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._table.table.query(**arguments)
-            yield from response["Items"]
-            if "LastEvaluatedKey" not in response:
-                return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        condition = Key("pk").eq(keys.ERASURE_REQUESTS_PK)
+        for page in self._table.query_pages(KeyConditionExpression=condition, ConsistentRead=True):
+            yield from page["Items"]
 
     def claim_erasure(self, user_id: str, *, now: datetime, until: datetime) -> Item | None:
         """Take the request for one run (a lease, so two purge runs never work on it at once); None if it is

@@ -20,6 +20,7 @@ from flowctory.errors import BadRequest, Conflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table as TableResource
+    from mypy_boto3_dynamodb.type_defs import QueryOutputTableTypeDef
 
 Item = dict[str, Any]
 MAX_PAGE_SIZE = 100
@@ -213,6 +214,16 @@ class SingleTable:
         more = start_key is not None
         next_cursor = encode_cursor({"pk": items[-1]["pk"], "sk": items[-1]["sk"]}) if items and more else None
         return Page(items=items, next_cursor=next_cursor)
+
+    def query_pages(self, **arguments: Any) -> Iterator["QueryOutputTableTypeDef"]:
+        """Every page of one Query (`arguments` as boto3 takes them), expired items included: for the
+        background jobs that delete or count them; request paths use `query_page`."""
+        while True:
+            response = self.table.query(**arguments)
+            yield response
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments = {**arguments, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
     def query_all(self, pk: str, *, sk_prefix: str | None = None) -> Iterator[Item]:
         """Every live item of partition `pk` (for background jobs such as export and erasure)."""

@@ -315,7 +315,9 @@ class PostRepository:
         """The user's posts still waiting to go to TikTok account `open_id` (e.g. to cancel them on disconnect)."""
         return [
             post
-            for post in (item_to_post(item) for item in self._table.query_all(keys.user_pk(user_id), sk_prefix="POST#"))
+            for post in (
+                item_to_post(item) for item in self._table.query_all(keys.user_pk(user_id), sk_prefix=POST_SK_PREFIX)
+            )
             if post.account_open_id == open_id and post.status is PostStatus.PENDING
         ]
 
@@ -453,14 +455,7 @@ class PostRepository:
 
     def _due(self, sort_key_condition: Any) -> Iterator[tuple[str, str]]:
         for partition in keys.due_partitions():
-            paginator_args: dict[str, Any] = {
-                "IndexName": keys.DUE_INDEX,
-                "KeyConditionExpression": Key("due_pk").eq(partition) & sort_key_condition,
-            }
-            while True:
-                response = self._table.table.query(**paginator_args)
-                for item in response["Items"]:
-                    yield str(item["pk"]).removeprefix("USER#"), str(item["sk"]).removeprefix("POST#")
-                if "LastEvaluatedKey" not in response:
-                    break
-                paginator_args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            condition = Key("due_pk").eq(partition) & sort_key_condition
+            for page in self._table.query_pages(IndexName=keys.DUE_INDEX, KeyConditionExpression=condition):
+                for item in page["Items"]:
+                    yield str(item["pk"]).removeprefix("USER#"), str(item["sk"]).removeprefix(POST_SK_PREFIX)
