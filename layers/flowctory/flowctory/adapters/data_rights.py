@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from flowctory.adapters import aws, keys
 from flowctory.adapters.dynamodb import Item, SingleTable
 from flowctory.adapters.scheduler import schedule_name
+from flowctory.clock import parse_instant
 from flowctory.domain.erasure import PostRef, StripeRefs
 from flowctory.errors import Conflict
 from flowctory.observability import logger
@@ -27,12 +28,6 @@ UNPROCESSED_RETRIES = 8
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _instant(text: str) -> datetime:
-    """A stored instant ("...Z", "+00:00" or naive UTC) as an aware datetime."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _epoch(moment: datetime) -> int:
@@ -181,7 +176,7 @@ class DynamoDataRightsStore:
                 post_id=str(item["sk"]).removeprefix("POST#"),
                 publish_id=str(publish_id) if publish_id else None,
                 status=str(item.get("status") or ""),
-                finished_at=_instant(str(finished_at)) if finished_at else None,
+                finished_at=parse_instant(str(finished_at)) if finished_at else None,
             )
 
     def delete_posts(self, user_id: str, refs: Sequence[PostRef]) -> None:

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from flowctory.adapters.tiktok.errors import TikTokReconnectRequired, TikTokTokenInvalid
+from flowctory.clock import parse_instant
 from flowctory.domain import ratelimits
 from flowctory.domain.emails import Mail, Mailer
 from flowctory.domain.passwords import PasswordHasher
@@ -374,7 +375,7 @@ def erase_user(deps: ErasureDeps, user_id: str) -> ErasureCounts | None:
     deps.media.delete_objects(videos)
     counts.videos = len(videos)
     _erase_stripe(deps, user_id, counts)
-    requested_at = datetime.fromisoformat(str(request["requested_at"]))
+    requested_at = parse_instant(str(request["requested_at"]))
     deps.store.delete_counters(
         counters_of(str(request["email"]), user_id, since=requested_at - COUNTER_LOOKBACK, until=deps.clock())
     )

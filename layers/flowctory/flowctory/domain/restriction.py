@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import TypeAdapter
-
-_INSTANT = TypeAdapter(datetime)
+from flowctory.clock import parse_instant
 
 
 class RestrictionStore(Protocol):
@@ -65,7 +63,7 @@ def set_restriction(
     since = profile.get("restricted_at")
     state = RestrictionState(
         restricted=bool(profile.get("restricted")),
-        restricted_at=_INSTANT.validate_python(since) if since else None,
+        restricted_at=parse_instant(str(since)) if since else None,
     )
     if not state.restricted and held_posts.release_held(user_id, now=now):
         sweep.resume_posts()
