@@ -10,9 +10,10 @@ from flowctory.adapters.post_repository import post_to_item
 from flowctory.adapters.tiktok_account_repository import account_to_item
 from flowctory.domain import billing
 from flowctory.domain.billing import PlanLimitReached
-from flowctory.models.posts import Post, PostStatus, VideoFacts
+from flowctory.models.posts import PostStatus
 from flowctory.models.tiktok_accounts import AccountStatus, TikTokAccount
 from tests.billing.test_checkout_flow import subscribe
+from tests.helpers.posts import a_post
 
 
 def connect_accounts(user_id: str, count: int) -> None:
@@ -32,33 +33,7 @@ def connect_accounts(user_id: str, count: int) -> None:
 def schedule_posts(user_id: str, at: datetime, count: int, *, status: PostStatus = PostStatus.PENDING) -> None:
     for _ in range(count):
         post_id = f"p-{at:%m%d%H%M%S}-{status}-{_}"
-        post = Post(
-            post_id=post_id,
-            user_id=user_id,
-            account_open_id="open-1",
-            caption="hello",
-            privacy_level="SELF_ONLY",
-            allow_comment=True,
-            allow_duet=False,
-            allow_stitch=False,
-            consent_declaration="music usage confirmation",
-            consent_at=at,
-            scheduled_at=at,
-            timezone="Europe/Paris",
-            video=VideoFacts(
-                key=f"videos/{user_id}/{post_id}",
-                size=1000,
-                container="mp4",
-                duration_seconds=10.0,
-                width=1080,
-                height=1920,
-                frame_rate=30.0,
-                uploaded_at=at,
-            ),
-            status=status,
-            created_at=at,
-            updated_at=at,
-        )
+        post = a_post(post_id, user_id=user_id, now=at, scheduled_at=at, status=status)
         wiring.table().put(post_to_item(post))
 
 

@@ -15,9 +15,10 @@ from flowctory.adapters.tiktok.errors import TikTokReconnectRequired, TikTokToke
 from flowctory.adapters.tiktok_account_repository import TikTokAccountRepository
 from flowctory.domain import tiktok_tokens, token_vault
 from flowctory.domain.tiktok_tokens import TokenDeps
-from flowctory.models.posts import Post, PostStatus, VideoFacts
+from flowctory.models.posts import Post, PostStatus
 from tests.connect.conftest import connect
 from tests.connect.test_connect_flow import revoked_open_ids, user_id_of
+from tests.helpers.posts import a_post
 from tests.tokens.test_token_refresh import InMemoryAccounts
 
 AVA = "sim-0001-public-4f0c-9a7e-5b1d2c3e4f50"
@@ -49,32 +50,7 @@ def sign_in_again(browser) -> None:
 
 
 def new_post(post_id: str, *, user_id: str, open_id: str, now) -> Post:
-    return Post(
-        post_id=post_id,
-        user_id=user_id,
-        account_open_id=open_id,
-        caption="Hello #tiktok",
-        privacy_level="SELF_ONLY",
-        allow_comment=True,
-        allow_duet=False,
-        allow_stitch=False,
-        consent_declaration="By posting, you agree to TikTok's Music Usage Confirmation.",
-        consent_at=now,
-        scheduled_at=now + timedelta(days=1),
-        timezone="Europe/Paris",
-        video=VideoFacts(
-            key=f"videos/{user_id}/{post_id}",
-            size=1_000_000,
-            container="mp4",
-            duration_seconds=12.5,
-            width=720,
-            height=1280,
-            frame_rate=30.0,
-            uploaded_at=now,
-        ),
-        created_at=now,
-        updated_at=now,
-    )
+    return a_post(post_id, user_id=user_id, open_id=open_id, now=now, scheduled_at=now + timedelta(days=1))
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from flowctory.adapters.dynamodb import SingleTable
 from flowctory.adapters.post_repository import PostRepository
 from flowctory.adapters.tiktok_account_repository import TikTokAccountRepository
 from flowctory.models.accounts import UserProfile
-from flowctory.models.posts import Post, VideoFacts
 from flowctory.models.tiktok_accounts import AccountStatus, TikTokAccount
 from functions.purge import app
 from sandbox import outbox
 from sandbox.template import load_template
+from tests.helpers import posts
 
 NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
 DAILY_EVENT = {"sweep": "reconnect_warnings"}
@@ -72,33 +72,9 @@ def an_account(
 
 
 def a_post(table: SingleTable, user_id: str, open_id: str, post_id: str, *, in_hours: float) -> None:
+    scheduled_at = NOW + timedelta(hours=in_hours)
     PostRepository(table).create(
-        Post(
-            post_id=post_id,
-            user_id=user_id,
-            account_open_id=open_id,
-            caption="Hello",
-            privacy_level="SELF_ONLY",
-            allow_comment=False,
-            allow_duet=False,
-            allow_stitch=False,
-            consent_declaration="By posting, you agree to TikTok's Music Usage Confirmation.",
-            consent_at=NOW,
-            scheduled_at=NOW + timedelta(hours=in_hours),
-            timezone="Europe/Paris",
-            video=VideoFacts(
-                key=f"videos/{user_id}/{post_id}",
-                size=1000,
-                container="mp4",
-                duration_seconds=3,
-                width=720,
-                height=1280,
-                frame_rate=30,
-                uploaded_at=NOW,
-            ),
-            created_at=NOW,
-            updated_at=NOW,
-        )
+        posts.a_post(post_id, user_id=user_id, open_id=open_id, now=NOW, scheduled_at=scheduled_at)
     )
 
 

@@ -7,7 +7,8 @@ import pytest
 from flowctory.adapters.dynamodb import SingleTable
 from flowctory.adapters.post_repository import PostRepository
 from flowctory.errors import Conflict
-from flowctory.models.posts import Post, PostFailure, PostStage, PostStatus, VideoFacts
+from flowctory.models.posts import Post, PostFailure, PostStage, PostStatus
+from tests.helpers.posts import a_post
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
@@ -19,32 +20,7 @@ def posts(aws) -> PostRepository:
 
 
 def new_post(post_id: str = "p1", *, scheduled_at: datetime = NOW + timedelta(hours=1)) -> Post:
-    return Post(
-        post_id=post_id,
-        user_id="u1",
-        account_open_id="open-1",
-        caption="Hello #tiktok",
-        privacy_level="PUBLIC_TO_EVERYONE",
-        allow_comment=True,
-        allow_duet=False,
-        allow_stitch=False,
-        consent_declaration="By posting, you agree to TikTok's Music Usage Confirmation.",
-        consent_at=NOW,
-        scheduled_at=scheduled_at,
-        timezone="Europe/Paris",
-        video=VideoFacts(
-            key=f"videos/u1/{post_id}",
-            size=1_000_000,
-            container="mp4",
-            duration_seconds=12.5,
-            width=720,
-            height=1280,
-            frame_rate=29.97,
-            uploaded_at=NOW - timedelta(minutes=5),
-        ),
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return a_post(post_id, now=NOW, scheduled_at=scheduled_at)
 
 
 def test_p08_a_post_round_trips_with_every_field(posts):
