@@ -100,6 +100,17 @@ class Console:
         page.get_by_label("Video (MP4, MOV or WebM)").set_input_files(str(video))
         expect(page.get_by_text("uploaded (100 %)")).to_be_visible()
 
+    def schedule_in_an_hour(self, video: Path, *, caption: str, audience: str) -> None:
+        """Compose a post of `video` at the picker's default time (an hour from now) and land on the history."""
+        page = self.page
+        self.compose()
+        self.upload(video)
+        page.get_by_label("Caption").fill(caption)
+        page.get_by_label(audience).check()
+        page.get_by_label("Schedule for later").check()
+        page.get_by_role("button", name="Schedule post").click()
+        self.heading("History")
+
     # --- what left the page ---
 
     def foreign_requests(self) -> list[tuple[str, str, str]]:

@@ -170,13 +170,7 @@ def test_scheduled_post_shows_in_the_calendar_and_history_and_can_be_cancelled(
     page = console.page
     console.sign_up()
     console.connect_tiktok(AVA)
-    console.compose()
-    console.upload(videos["clip"])
-    page.get_by_label("Caption").fill("Later today")
-    page.get_by_label("Friends").check()
-    page.get_by_label("Schedule for later").check()  # an hour from now by default
-    page.get_by_role("button", name="Schedule post").click()
-    console.heading("History")
+    console.schedule_in_an_hour(videos["clip"], caption="Later today", audience="Friends")
     expect(page.get_by_text(re.compile("^Scheduled for "))).to_be_visible()
 
     # The calendar shows it this week and this month
@@ -251,13 +245,7 @@ def test_a_scheduled_post_is_edited_and_moved_and_a_refused_change_changes_nothi
     # Given a post scheduled an hour ahead
     console.sign_up()
     console.connect_tiktok(AVA)
-    console.compose()
-    console.upload(videos["clip"])
-    page.get_by_label("Caption").fill("Before the edit")
-    page.get_by_label("Everyone").check()
-    page.get_by_label("Schedule for later").check()  # an hour from now by default
-    page.get_by_role("button", name="Schedule post").click()
-    console.heading("History")
+    console.schedule_in_an_hour(videos["clip"], caption="Before the edit", audience="Everyone")
     item = page.locator("li[data-post-id]").first
     post_id = item.get_attribute("data-post-id")
     assert post_id
