@@ -557,14 +557,8 @@ class TikTokSimulator:
         strict = LIFETIME_PROFILES[self.config.lifetime_profile][2]
         with self.lock:
             token = self.refresh_tokens.get(value)
-            grant = self.grants.get(token.grant_id) if token else None
-            if (
-                token is None
-                or grant is None
-                or not token.valid
-                or grant.revoked
-                or token.expires_at <= self.clock.now()
-            ):
+            grant = self._live_grant(token)
+            if token is None or grant is None:
                 raise OAuthError("invalid_grant", "The refresh_token is invalid or expired.")
             if strict:
                 token.valid = False  # strict rotation: the old refresh token stops working now
@@ -593,19 +587,19 @@ class TikTokSimulator:
 
     # --- resource API plumbing -----------------------------------------------------------------
 
+    def _live_grant(self, token: Token | None) -> Grant | None:
+        """The grant of a token still usable (valid, unexpired, grant not revoked), else None. Under the lock."""
+        if token is None or not token.valid or token.expires_at <= self.clock.now():
+            return None
+        grant = self.grants.get(token.grant_id)
+        return None if grant is None or grant.revoked else grant
+
     def _authenticate(self, request: Request, scopes: tuple[str, ...]) -> tuple[str, Grant, Creator]:
         header = request.headers.get("Authorization", "")
         value = header[7:].strip() if header[:7].lower() == "bearer " else ""
         with self.lock:
-            token = self.access_tokens.get(value)
-            grant = self.grants.get(token.grant_id) if token else None
-            if (
-                token is None
-                or grant is None
-                or not token.valid
-                or grant.revoked
-                or token.expires_at <= self.clock.now()
-            ):
+            grant = self._live_grant(self.access_tokens.get(value))
+            if grant is None:
                 raise ApiError(401, "access_token_invalid", "The access token is invalid or not found in the request.")
             if scopes and not set(scopes) & set(grant.scopes):
                 raise ApiError(401, "scope_not_authorized", "The user did not authorize the scope required.")
